@@ -1,0 +1,43 @@
+# One command for the main job, one for the tests; both bootstrap .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+ARGS   ?=
+
+.PHONY: run test lint pytest bench fmt clean help
+
+help:
+	@echo "make run    - run the main job (see README)"
+	@echo "make test   - lint (ruff, mypy) and run the whole test suite"
+	@echo "make bench  - run the benchmark suite (thalex-mm bench)"
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found %s)" % sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/thalex-mm paper-table $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest $(ARGS)
+
+test: lint pytest
+
+bench: $(STAMP)
+	$(BIN)/thalex-mm bench $(ARGS)
+
+fmt: $(STAMP)
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Wiring: joins the venue client, the core and the journal on one event loop."""

@@ -1,0 +1,1 @@
+"""The `thalex-mm` command line: thin parsers that call into the application."""

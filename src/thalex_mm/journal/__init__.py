@@ -1,0 +1,1 @@
+"""The journal: a durable, off-loop record of every order, fill and decision."""
