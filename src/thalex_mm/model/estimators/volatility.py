@@ -1,0 +1,224 @@
+"""Volatility of the mid, σ in price units per √second, updated in O(1) per observation.
+
+Both estimators use the realised-variance ratio σ² = Σ r² / Σ dt (r = mid change, dt =
+seconds between observations) rather than averaging r²/dt, so irregular spacing and bursts
+of same-timestamp updates (dt = 0) cannot blow the estimate up. Invalid input (NaN or
+non-positive mid, time going backwards) is ignored and counted in ``rejected``; ``sigma`` is
+None until ``min_samples`` returns have been seen.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any
+
+from thalex_mm.model.estimators._state import (
+    expect_kind,
+    get_float,
+    get_float_list,
+    get_int,
+    req_float,
+    req_int,
+)
+
+_LN2 = math.log(2.0)
+_NS = 1e-9
+
+
+class EwmaVolatility:
+    """Time-aware EWMA: both sums decay by 2^(−dt/half_life) between observations."""
+
+    __slots__ = (
+        "_last_mid",
+        "_last_ts",
+        "_sum_dt",
+        "_sum_r2",
+        "half_life_s",
+        "min_samples",
+        "rejected",
+        "samples",
+    )
+
+    def __init__(self, half_life_s: float = 60.0, min_samples: int = 10) -> None:
+        if not (0.0 < half_life_s < math.inf):
+            raise ValueError(f"half_life_s must be a positive finite number, got {half_life_s}")
+        if min_samples < 1:
+            raise ValueError(f"min_samples must be >= 1, got {min_samples}")
+        self.half_life_s = float(half_life_s)
+        self.min_samples = min_samples
+        self._last_ts: int | None = None
+        self._last_mid = 0.0
+        self._sum_r2 = 0.0
+        self._sum_dt = 0.0
+        self.samples = 0
+        self.rejected = 0
+
+    def update(self, ts_ns: int, mid: float) -> bool:
+        """Feed one mid observation; False (and ``rejected`` += 1) when it is unusable."""
+        if not (0.0 < mid < math.inf):
+            self.rejected += 1
+            return False
+        last_ts = self._last_ts
+        if last_ts is None:
+            self._last_ts = ts_ns
+            self._last_mid = mid
+            return True
+        if ts_ns < last_ts:
+            self.rejected += 1
+            return False
+        dt = (ts_ns - last_ts) * _NS
+        r = mid - self._last_mid
+        decay = math.exp(-_LN2 * dt / self.half_life_s)
+        self._sum_r2 = self._sum_r2 * decay + r * r
+        self._sum_dt = self._sum_dt * decay + dt
+        self._last_ts = ts_ns
+        self._last_mid = mid
+        self.samples += 1
+        return True
+
+    @property
+    def sigma(self) -> float | None:
+        """σ in price units per √second, or None while warming up."""
+        if self.samples < self.min_samples or self._sum_dt <= 0.0:
+            return None
+        return math.sqrt(self._sum_r2 / self._sum_dt)
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "kind": "ewma_volatility",
+            "version": 1,
+            "half_life_s": self.half_life_s,
+            "min_samples": self.min_samples,
+            "last_ts_ns": self._last_ts,
+            "last_mid": self._last_mid,
+            "sum_r2": self._sum_r2,
+            "sum_dt": self._sum_dt,
+            "samples": self.samples,
+            "rejected": self.rejected,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> EwmaVolatility:
+        expect_kind(state, "ewma_volatility")
+        est = cls(req_float(state, "half_life_s"), req_int(state, "min_samples"))
+        est._last_ts = get_int(state, "last_ts_ns", allow_none=True)
+        est._last_mid = req_float(state, "last_mid")
+        est._sum_r2 = req_float(state, "sum_r2")
+        est._sum_dt = req_float(state, "sum_dt")
+        est.samples = req_int(state, "samples")
+        est.rejected = req_int(state, "rejected")
+        if est._sum_r2 < 0.0 or est._sum_dt < 0.0:
+            raise ValueError("state fields 'sum_r2' and 'sum_dt' must be >= 0")
+        return est
+
+
+class WindowVolatility:
+    """σ over the last ``window`` returns; running sums, re-added every window to stop drift."""
+
+    __slots__ = (
+        "_dts",
+        "_last_mid",
+        "_last_ts",
+        "_r2s",
+        "_since_resum",
+        "_sum_dt",
+        "_sum_r2",
+        "min_samples",
+        "rejected",
+        "window",
+    )
+
+    def __init__(self, window: int = 300, min_samples: int = 10) -> None:
+        if window < 1:
+            raise ValueError(f"window must be >= 1, got {window}")
+        if not (1 <= min_samples <= window):
+            raise ValueError(
+                f"min_samples must be between 1 and window={window}, got {min_samples}"
+            )
+        self.window = window
+        self.min_samples = min_samples
+        self._r2s: deque[float] = deque()
+        self._dts: deque[float] = deque()
+        self._sum_r2 = 0.0
+        self._sum_dt = 0.0
+        self._since_resum = 0
+        self._last_ts: int | None = None
+        self._last_mid = 0.0
+        self.rejected = 0
+
+    def update(self, ts_ns: int, mid: float) -> bool:
+        """Feed one mid observation; False (and ``rejected`` += 1) when it is unusable."""
+        if not (0.0 < mid < math.inf):
+            self.rejected += 1
+            return False
+        last_ts = self._last_ts
+        if last_ts is None:
+            self._last_ts = ts_ns
+            self._last_mid = mid
+            return True
+        if ts_ns < last_ts:
+            self.rejected += 1
+            return False
+        dt = (ts_ns - last_ts) * _NS
+        r = mid - self._last_mid
+        r2 = r * r
+        self._r2s.append(r2)
+        self._dts.append(dt)
+        self._sum_r2 += r2
+        self._sum_dt += dt
+        if len(self._r2s) > self.window:
+            self._sum_r2 -= self._r2s.popleft()
+            self._sum_dt -= self._dts.popleft()
+        self._since_resum += 1
+        if self._since_resum >= self.window:  # amortised O(1): cancel float drift
+            self._sum_r2 = math.fsum(self._r2s)
+            self._sum_dt = math.fsum(self._dts)
+            self._since_resum = 0
+        self._last_ts = ts_ns
+        self._last_mid = mid
+        return True
+
+    @property
+    def count(self) -> int:
+        return len(self._r2s)
+
+    @property
+    def sigma(self) -> float | None:
+        """σ in price units per √second, or None while fewer than ``min_samples`` returns."""
+        if len(self._r2s) < self.min_samples or self._sum_dt <= 0.0:
+            return None
+        return math.sqrt(max(self._sum_r2, 0.0) / self._sum_dt)
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "kind": "window_volatility",
+            "version": 1,
+            "window": self.window,
+            "min_samples": self.min_samples,
+            "last_ts_ns": self._last_ts,
+            "last_mid": self._last_mid,
+            "r2": list(self._r2s),
+            "dt": list(self._dts),
+            "rejected": self.rejected,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> WindowVolatility:
+        expect_kind(state, "window_volatility")
+        est = cls(req_int(state, "window"), req_int(state, "min_samples"))
+        r2 = get_float_list(state, "r2")
+        dts = get_float_list(state, "dt")
+        if len(r2) != len(dts) or len(r2) > est.window:
+            raise ValueError("state fields 'r2' and 'dt' must have equal length <= window")
+        if any(v < 0.0 for v in r2) or any(v < 0.0 for v in dts):
+            raise ValueError("state fields 'r2' and 'dt' must hold values >= 0")
+        est._r2s.extend(r2)
+        est._dts.extend(dts)
+        est._sum_r2 = math.fsum(r2)
+        est._sum_dt = math.fsum(dts)
+        est._last_ts = get_int(state, "last_ts_ns", allow_none=True)
+        last_mid = get_float(state, "last_mid")
+        est._last_mid = 0.0 if last_mid is None else last_mid
+        est.rejected = req_int(state, "rejected")
+        return est
