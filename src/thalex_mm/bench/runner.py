@@ -18,7 +18,7 @@ from typing import Any
 Metrics = dict[str, float | int | str]
 
 # Benchmark modules under thalex_mm.bench, in run order.
-BENCH_MODULES: tuple[str, ...] = ("quote", "decode")
+BENCH_MODULES: tuple[str, ...] = ("quote", "decode", "core")
 
 
 @dataclass(frozen=True, slots=True)

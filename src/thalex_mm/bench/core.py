@@ -1,0 +1,149 @@
+"""Benchmark: the trading core's reaction, event in -> actions out (no sockets, no model
+shortcuts): a BTC-perpetual-like instrument quoting 6 + 6 levels with GLFT, the mid on a
+random walk, every action answered by a venue reply that the core also handles.
+
+Metrics: ``core_tick_to_order_us_*``: a book update moving the mid by one tick (risk, stale
+guard, model, ladder shaping, diff, final guard, and the amends it produces) with a 2-tick
+amend threshold; ``core_tick_noop_us_median``: a book update that changes nothing;
+``core_reply_us_median``: one order reply (which re-runs the cycle);
+``core_requote_all_us_median``: the worst case, every level of both sides moved by an amend.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import statistics
+import time
+
+from thalex_mm.core import events as ev
+from thalex_mm.core.actions import Action, Amend, Cancel, Decision, Insert
+from thalex_mm.core.config import (
+    EngineConfig,
+    InstrumentConfig,
+    OrderManagerConfig,
+    QuoterConfig,
+    RiskConfig,
+)
+from thalex_mm.core.engine import Engine
+from thalex_mm.domain import InstrumentKind, InstrumentSpec, Side
+from thalex_mm.model.quote import LadderParams, QuoteParams
+
+NAME = "BTC-PERPETUAL"
+SPEC = InstrumentSpec(NAME, InstrumentKind.PERPETUAL, "BTCUSD", 1.0, 0.001, 0.001, "FBTCUSD")
+
+
+def _engine(threshold: int) -> Engine:
+    cfg = InstrumentConfig(
+        SPEC,
+        quote=QuoteParams(
+            gamma=0.1, lot_size=0.001, ladder=LadderParams(levels=6, base_size_lots=5)
+        ),
+        quoter=QuoterConfig(sigma_default=5.0, fit_intensity=False, A=1.0, k=0.05),
+        orders=OrderManagerConfig(amend_threshold_ticks=threshold),
+        risk=RiskConfig(max_position=10.0, max_loss=1e9),
+    )
+    return Engine(EngineConfig((cfg,)))
+
+
+class _Venue:
+    """Answers each action with the reply the venue would send (orders are never filled)."""
+
+    def __init__(self) -> None:
+        self.orders: dict[int, list[int]] = {}  # client id -> [price, amount, side]
+        self.next_oid = 0
+
+    def reply(self, a: Action, now: int) -> ev.OrderUpdate:
+        if isinstance(a, Insert):
+            self.orders[a.client_order_id] = [a.price_ticks, a.amount_lots, int(a.side)]
+            cid = a.client_order_id
+            status = ev.OrderStatus.OPEN
+        elif isinstance(a, Amend):
+            assert a.client_order_id is not None
+            cid = a.client_order_id
+            self.orders[cid][0] = a.price_ticks
+            self.orders[cid][1] = a.amount_lots
+            status = ev.OrderStatus.OPEN
+        else:
+            assert isinstance(a, Cancel) and a.client_order_id is not None
+            cid = a.client_order_id
+            status = ev.OrderStatus.CANCELLED
+        price, amount, side = self.orders[cid]
+        remaining = amount if status.is_active else 0
+        return ev.OrderUpdate(
+            now, NAME, f"o{cid}", cid, Side(side), status, price, amount, 0, remaining,
+            reply_to=a.action_id,
+        )  # fmt: skip
+
+
+def _scenario(ticks: int, threshold: int, steps: tuple[int, ...]) -> dict[str, list[int]]:
+    """Time the engine over ``ticks`` book updates moving the mid by a step from ``steps``."""
+    rng = random.Random(7)
+    engine = _engine(threshold)
+    venue = _Venue()
+    actions: list[Action] = []
+    decisions: list[Decision] = []
+    now = 1_000_000
+    mid = 100_000
+    engine.handle_into(ev.Ticker(now, NAME, float(mid), float(mid)), actions, decisions)
+    out: dict[str, list[int]] = {"moving": [], "noop": [], "reply": [], "actions": []}
+    clock = time.perf_counter_ns
+    for i in range(ticks):
+        now += 1_000_000
+        if i % 50 == 0:  # the mark follows the mid now and then
+            engine.handle_into(ev.Ticker(now, NAME, float(mid), float(mid)), actions, decisions)
+        mid += rng.choice(steps)
+        top = ev.BookTop(now, NAME, mid - 2, 10, mid + 2, 10)
+        actions.clear()
+        t0 = clock()
+        engine.handle_into(top, actions, decisions)
+        out["moving"].append(clock() - t0)
+        out["actions"].append(len(actions))
+        sent = list(actions)
+        while sent:
+            update = venue.reply(sent.pop(), now)
+            actions.clear()
+            t0 = clock()
+            engine.handle_into(update, actions, decisions)
+            out["reply"].append(clock() - t0)
+            sent.extend(actions)
+        actions.clear()
+        t0 = clock()
+        engine.handle_into(top, actions, decisions)  # the same top again: nothing to do
+        out["noop"].append(clock() - t0)
+        decisions.clear()
+    return out
+
+
+def _us(data: list[int], q: float) -> float:
+    ordered = sorted(data)
+    if not ordered:
+        return 0.0
+    if q == 0.5:
+        return statistics.median(ordered) / 1000.0
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000.0
+
+
+def run(quick: bool) -> dict[str, float | int | str]:
+    ticks = 2_000 if quick else 20_000
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        # typical: the mid moves a tick, amends only for moves of 2+ ticks
+        typical = _scenario(ticks, threshold=2, steps=(-1, 1))
+        # worst case: every event moves every level (threshold 1, jumps of 5 ticks)
+        full = _scenario(ticks // 4, threshold=1, steps=(-5, 5))
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return {
+        "core_tick_to_order_us_median": _us(typical["moving"], 0.5),
+        "core_tick_to_order_us_p90": _us(typical["moving"], 0.9),
+        "core_tick_to_order_us_p99": _us(typical["moving"], 0.99),
+        "core_actions_per_tick": round(statistics.mean(typical["actions"]), 2),
+        "core_tick_noop_us_median": _us(typical["noop"], 0.5),
+        "core_reply_us_median": _us(typical["reply"], 0.5),
+        "core_requote_all_us_median": _us(full["moving"], 0.5),
+        "core_requote_all_actions_per_tick": round(statistics.mean(full["actions"]), 2),
+        "core_ticks": ticks,
+    }

@@ -1,0 +1,196 @@
+"""The desired ladder for one instrument: estimators → model (A–S or GLFT + ladder) → risk.
+
+Per cycle: the mid (or VAMP) feeds the volatility estimator, public trades feed the
+order-arrival fit (A, k); the model turns (mid, σ, A, k, position) into a ladder; the risk
+permit then shapes it: sides that may not quote are emptied, sizes are scaled in recovery,
+each side is trimmed to the lots it may still add (position limit minus position), and
+take-profit puts one post-only order at the touch on the reducing side; every level is capped
+at the maximum order size. Finally each side is shifted behind the opposite best price,
+because a post-only order would otherwise be repriced by the venue and the next cycle would
+chase it.
+
+The model is re-run only when one of its inputs changed, so replies and fills that do not
+move the market cost a comparison, not a model evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+
+from thalex_mm.core.actions import Ladder
+from thalex_mm.core.config import QuoterConfig
+from thalex_mm.core.market_state import MarketState
+from thalex_mm.core.risk import RiskPermit
+from thalex_mm.domain import InstrumentSpec, Side
+from thalex_mm.model.estimators import EwmaVolatility, IntensityEstimator, VampEstimator
+from thalex_mm.model.quote import (
+    Level,
+    MarketInputs,
+    NoQuote,
+    QuoteDecision,
+    QuoteEngine,
+    QuoteParams,
+)
+
+_new_level = tuple.__new__
+Limits = tuple[int, int]  # (min lots, max lots) of one order
+
+
+class Quoter:
+    __slots__ = (
+        "_key",
+        "_result",
+        "cfg",
+        "engine",
+        "inputs",
+        "intensity",
+        "last_decision",
+        "last_mid",
+        "limits",
+        "spec",
+        "vamp",
+        "volatility",
+    )
+
+    def __init__(
+        self,
+        spec: InstrumentSpec,
+        params: QuoteParams,
+        cfg: QuoterConfig,
+        max_order_lots: int = 1 << 62,
+    ) -> None:
+        self.spec = spec
+        self.limits: Limits = (spec.min_lots, max(spec.min_lots, max_order_lots))
+        self.cfg = cfg
+        self.engine = QuoteEngine(params, spec)
+        self.volatility = EwmaVolatility(cfg.sigma_halflife_s, cfg.min_sigma_samples)
+        self.intensity: IntensityEstimator | None = None
+        if cfg.fit_intensity:
+            self.intensity = IntensityEstimator(
+                spec.tick_size * max(1, params.ladder.base_step_ticks),
+                half_life_s=cfg.intensity_window_s,
+                default_A=cfg.A,
+                default_k=cfg.k,
+            )
+        self.vamp: VampEstimator | None = None
+        if cfg.use_vamp:
+            depth = max(cfg.vamp_depth_lots, spec.min_lots) * spec.amount_step
+            self.vamp = VampEstimator(depth)
+        self.last_mid = math.nan
+        self.inputs: MarketInputs | None = None  # what the model last saw (for the journal)
+        self.last_decision: QuoteDecision | None = None
+        self._key: tuple[float, float, float, float, float] | None = None
+        self._result: tuple[Ladder, Ladder] | NoQuote = NoQuote("not computed yet")
+
+    # --- estimator feeds ----------------------------------------------------------------
+    def on_market(self, now_ns: int, market: MarketState) -> None:
+        """After a book/top/ticker change: update the mid (or VAMP) and the volatility."""
+        if self.vamp is not None:
+            bids, asks = market.levels(8)
+            value = self.vamp.update(now_ns, bids, asks)
+            mid = value if value is not None else market.mid()
+        else:
+            mid = market.mid()
+        if not math.isnan(mid) and mid != self.last_mid:
+            self.last_mid = mid
+            self.volatility.update(now_ns, mid)
+
+    def on_public_trade(self, now_ns: int, price: float) -> None:
+        if self.intensity is not None and not math.isnan(self.last_mid):
+            self.intensity.on_trade(now_ns, price, self.last_mid)
+
+    # --- the model ----------------------------------------------------------------------
+    def model_ladder(self, position_lots: int) -> tuple[Ladder, Ladder] | NoQuote:
+        """The model's ladder for the current inputs (memoised on the inputs)."""
+        sigma = self.volatility.sigma
+        if sigma is None:
+            if self.cfg.sigma_default <= 0.0:
+                return NoQuote("volatility estimator warming up")
+            sigma = self.cfg.sigma_default
+        intensity = self.intensity
+        if intensity is not None:
+            A, k = intensity.A, intensity.k
+        else:
+            A, k = self.cfg.A, self.cfg.k
+        position = position_lots * self.spec.amount_step
+        key = (self.last_mid, sigma, A, k, position)
+        if key == self._key:
+            return self._result
+        inputs = MarketInputs(self.last_mid, sigma, A, k, position)
+        decision = self.engine.quote(inputs)
+        self.inputs = inputs
+        self._key = key
+        if isinstance(decision, NoQuote):
+            self._result = decision
+            self.last_decision = None
+        else:
+            self._result = (decision.bids, decision.asks)
+            self.last_decision = decision
+        return self._result
+
+    def desired(
+        self, position_lots: int, market: MarketState, permit: RiskPermit
+    ) -> tuple[Ladder, Ladder] | NoQuote:
+        """The model's ladder shaped by the risk permit, ready for the order manager."""
+        result = self.model_ladder(position_lots)
+        if isinstance(result, NoQuote):
+            return result
+        bids, asks = result
+        bids = _shape(bids, permit.allow_buy, permit.buy_room, permit.size_factor, self.limits)
+        asks = _shape(asks, permit.allow_sell, permit.sell_room, permit.size_factor, self.limits)
+        tp_side = permit.take_profit_side
+        if tp_side is not None and permit.take_profit_lots > 0:
+            if tp_side is Side.SELL:
+                price = max(market.bid_ticks + 1, market.ask_ticks - 1)
+                lots = min(permit.take_profit_lots, permit.sell_room)
+                asks = _with_front(asks, price, lots, sell=True)
+                asks = _shape(asks, True, permit.sell_room, 1.0, self.limits)
+            else:
+                price = min(market.ask_ticks - 1, market.bid_ticks + 1)
+                lots = min(permit.take_profit_lots, permit.buy_room)
+                bids = _with_front(bids, price, lots, sell=False)
+                bids = _shape(bids, True, permit.buy_room, 1.0, self.limits)
+        # post-only: keep behind the opposite best, or the venue reprices and we chase it
+        if bids and bids[0][0] >= market.ask_ticks:
+            shift = bids[0][0] - market.ask_ticks + 1
+            bids = tuple(_new_level(Level, (p - shift, a)) for p, a in bids if p - shift > 0)
+        if asks and asks[0][0] <= market.bid_ticks:
+            shift = market.bid_ticks - asks[0][0] + 1
+            asks = tuple(_new_level(Level, (p + shift, a)) for p, a in asks)
+        return bids, asks
+
+
+def _shape(levels: Ladder, allowed: bool, room: int, factor: float, limits: Limits) -> Ladder:
+    """Empty when not allowed; sizes scaled by ``factor`` and capped at the maximum order
+    size; the total trimmed to ``room`` lots."""
+    if not allowed or room <= 0:
+        return ()
+    min_lots, max_lots = limits
+    if factor >= 1.0:
+        total = 0
+        biggest = 0
+        for level in levels:
+            total += level[1]
+            biggest = max(biggest, level[1])
+        if total <= room and biggest <= max_lots:
+            return levels
+    total = 0
+    out: list[Level] = []
+    for price, wanted in levels:
+        lots = min(max_lots, wanted if factor >= 1.0 else max(min_lots, int(wanted * factor)))
+        if total + lots > room:
+            lots = room - total
+            if lots >= min_lots:
+                out.append(_new_level(Level, (price, lots)))
+            break
+        total += lots
+        out.append(_new_level(Level, (price, lots)))
+    return tuple(out)
+
+
+def _with_front(levels: Ladder, price: int, lots: int, *, sell: bool) -> Ladder:
+    """``levels`` with a take-profit level in front (levels at or ahead of it dropped)."""
+    if lots <= 0 or price <= 0:
+        return levels
+    behind = tuple(lv for lv in levels if (lv[0] > price if sell else lv[0] < price))
+    return (_new_level(Level, (price, lots)), *behind)
