@@ -1,0 +1,392 @@
+"""The asyncio Thalex client: a thin transport around the sans-I/O ``ThalexProtocol``.
+
+One reader task feeds every frame to ``protocol.receive`` (which decodes once and dispatches
+by channel or request id); one writer task sends what the protocol releases through the
+throttle. Each connection runs the same sequence (``reconnect.py``): log in,
+``set_cancel_on_disconnect``, instruments, subscribe, then open orders and portfolio
+(pipelined) -> ``Resynced`` event -> only then are order requests let through. A dropped
+connection emits ``Disconnected``, fails every unanswered action, and reconnects with jittered
+exponential back-off; a ``system`` reconnect notice (maintenance) triggers an orderly
+cancel_session + reconnect at once. ``close()`` (also on SIGINT/SIGTERM) sends
+``cancel_session`` before closing, so no orders are left behind.
+
+Secrets: the key and the login token are never logged nor put in an exception message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from thalex_mm.core import actions as act
+from thalex_mm.core import events as ev
+from thalex_mm.venue.thalex import messages as wire
+from thalex_mm.venue.thalex.catalog import RESULT_TYPES
+from thalex_mm.venue.thalex.client_config import (
+    DEFAULT_PRIVATE_CHANNELS,
+    WS_LOGGER,
+    ClientConfig,
+    RequestFailedError,
+    VenueError,
+)
+from thalex_mm.venue.thalex.credentials import Credentials
+from thalex_mm.venue.thalex.networks import Endpoint, Network, start_banner
+from thalex_mm.venue.thalex.protocol import PendingRequest, RpcError, ThalexProtocol
+from thalex_mm.venue.thalex.reconnect import Backoff, SessionPhase
+from thalex_mm.venue.thalex.session_setup import SessionSetup
+from thalex_mm.venue.thalex.translate import Translator
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "DEFAULT_PRIVATE_CHANNELS",
+    "ClientConfig",
+    "RequestFailedError",
+    "ThalexClient",
+    "VenueError",
+]
+
+
+class ThalexClient:
+    """``start()`` -> ``send_actions(...)`` as often as needed -> ``close()``.
+
+    ``on_event`` receives core events (market data, order updates, replies to actions,
+    ``Disconnected``, ``Resynced``) on the event loop, one at a time.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint | str,
+        credentials: Credentials | None,
+        on_event: Callable[[ev.Event], None],
+        config: ClientConfig | None = None,
+        *,
+        clock_ns: Callable[[], int] = time.time_ns,
+        wall_clock_s: Callable[[], float] = time.time,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.endpoint = (
+            endpoint if isinstance(endpoint, Endpoint) else Endpoint(Network.LOCAL, endpoint)
+        )
+        self.credentials = credentials
+        self.config = config or ClientConfig()
+        self._on_event = on_event
+        self._clock_ns = clock_ns
+        self._wall_clock_s = wall_clock_s
+        self._backoff = backoff or Backoff(self.config.backoff)
+        self.translator = Translator(on_event, reject=self._emit_soon)
+        self.protocol = ThalexProtocol(
+            self._on_reply,
+            clock_ns(),
+            throttle_config=self.config.throttle,
+            queue_ttl_ns=int(self.config.queue_ttl_s * 1e9),
+        )
+        for method, result_type in RESULT_TYPES.items():
+            if result_type is not None:
+                self.protocol.set_result_type(method, result_type)
+        self.phase = SessionPhase.DISCONNECTED
+        self.account_number: str | None = None
+        self.connections = 0  # sessions that reached READY
+        self.handler_errors = 0
+        self._ws: ClientConnection | None = None
+        self._wake = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._first_ready: asyncio.Future[None] | None = None
+        self._closing = False
+        self._closed = asyncio.Event()
+        self._planned_reconnect = False
+        self._cod_active = False
+        self._close_reason = ""
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # --- public API ------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect, log in, subscribe and resync; returns once order requests may be sent.
+
+        Raises VenueError if the first session cannot be set up (no retries at start: a wrong
+        URL or key should fail fast); later drops are reconnected in the background.
+        """
+        if self._runner is not None:
+            raise RuntimeError("ThalexClient.start() called twice")
+        banner = start_banner(self.endpoint)
+        if banner is not None:
+            log.warning("\n%s", banner)
+        loop = asyncio.get_running_loop()
+        self._first_ready = loop.create_future()
+        self._runner = loop.create_task(self._run(), name="thalex-client")
+        await asyncio.shield(self._first_ready)
+
+    @property
+    def ready(self) -> bool:
+        return self.protocol.ready
+
+    def send_actions(self, actions: Iterable[act.Action]) -> None:
+        """Turn core actions into requests; they leave as the throttle allows.
+
+        Never blocks. An action that cannot be sent (not ready, unknown instrument, throttle
+        queue expired) comes back as ``ActionRejected`` on the next loop iteration.
+        """
+        now = self._clock_ns()
+        submit = self.protocol.submit
+        requests_for = self.translator.requests_for
+        for action in actions:
+            for method, params, context in requests_for(action, now):
+                submit(method, params, now, context)
+        self._wake.set()
+
+    async def call(self, method: str, params: Any = None, *, timeout_s: float | None = None) -> Any:
+        """A request outside the core's actions (queries): typed result or RequestFailedError."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.protocol.submit(method, params, self._clock_ns(), fut, gated=False)
+        self._wake.set()
+        return await asyncio.wait_for(fut, timeout_s or self.config.request_timeout_s)
+
+    async def close(self) -> None:
+        """Cancel the session's orders (``cancel_session``), then close the connection."""
+        if self._closing:
+            await self._closed.wait()
+            return
+        self._closing = True
+        self.phase = SessionPhase.CLOSING
+        self.protocol.ready = False
+        if self._ws is not None and self._cod_active:
+            fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self.protocol.submit("private/cancel_session", None, self._clock_ns(), fut, urgent=True)
+            self._wake.set()
+            try:
+                await asyncio.wait_for(fut, self.config.close_timeout_s)
+                log.info("cancel_session confirmed: no orders left on %s", self.endpoint.url)
+            except (RequestFailedError, TimeoutError) as exc:
+                log.warning(
+                    "cancel_session not confirmed (%s); the venue still cancels the session's "
+                    "orders when the connection closes (cancel_on_disconnect)",
+                    exc,
+                )
+        runner = self._runner
+        if self._ws is not None:
+            await self._ws.close()
+            if runner is not None and not runner.done():
+                # Let the runner notice the closed socket and fail what is still pending.
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(asyncio.shield(runner), self.config.close_timeout_s)
+        if runner is not None and not runner.done():
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+        self.phase = SessionPhase.CLOSED
+        self._closed.set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    def install_signal_handlers(
+        self, signals: Iterable[signal.Signals] = (signal.SIGINT, signal.SIGTERM)
+    ) -> None:
+        """Close (cancel_session first) on SIGINT/SIGTERM; ``wait_closed()`` then returns."""
+        loop = asyncio.get_running_loop()
+        for sig in signals:
+            loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        log.warning("%s received: cancelling the session's orders and closing", sig.name)
+        self._spawn(self.close())
+
+    # --- connection cycle ------------------------------------------------------------------
+    async def _run(self) -> None:
+        assert self._first_ready is not None
+        while not self._closing:
+            try:
+                await self._one_connection()
+                if not self._closing and not self._planned_reconnect:
+                    log.warning(
+                        "Thalex connection %s closed: %s", self.endpoint.url, self._close_reason
+                    )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not self._first_ready.done():
+                    self._first_ready.set_exception(
+                        VenueError(f"cannot start a Thalex session at {self.endpoint.url}: {exc}")
+                    )
+                    return
+                if not self._closing:
+                    log.warning("Thalex session at %s ended: %s", self.endpoint.url, exc)
+            if self._closing or not self._first_ready.done():
+                break
+            delay = 0.0 if self._planned_reconnect else self._backoff.next_delay_s()
+            self._planned_reconnect = False
+            log.info("reconnecting to %s in %.2f s", self.endpoint.url, delay)
+            await asyncio.sleep(delay)
+
+    async def _one_connection(self) -> None:
+        cfg = self.config
+        self.phase = SessionPhase.CONNECTING
+        ws = await connect(
+            self.endpoint.url,
+            user_agent_header=cfg.user_agent,
+            compression=None,
+            open_timeout=cfg.open_timeout_s,
+            ping_interval=cfg.ping_interval_s,
+            ping_timeout=cfg.ping_timeout_s,
+            close_timeout=cfg.close_timeout_s,
+            max_size=cfg.max_frame_bytes,
+            logger=WS_LOGGER,
+        )
+        self._ws = ws
+        loop = asyncio.get_running_loop()
+        reader = loop.create_task(self._read_loop(ws))
+        writer = loop.create_task(self._write_loop(ws))
+        try:
+            resynced = await self._setup()
+            self.protocol.ready = True  # before Resynced, so the core may quote at once
+            self.phase = SessionPhase.READY
+            self.connections += 1
+            self._backoff.reset()
+            self._on_event(resynced)
+            assert self._first_ready is not None
+            if not self._first_ready.done():
+                self._first_ready.set_result(None)
+            await reader
+        finally:
+            self.protocol.ready = False
+            writer.cancel()
+            reader.cancel()
+            await asyncio.gather(reader, writer, return_exceptions=True)
+            await ws.close()
+            self._ws = None
+            self._cod_active = False
+            self.protocol.connection_lost(self._clock_ns())
+            if self.connections:
+                self._emit_soon(ev.Disconnected(self._clock_ns()))
+            if not self._closing:
+                self.phase = SessionPhase.DISCONNECTED
+
+    async def _setup(self) -> ev.Resynced:
+        """The fixed sequence every connection runs before it may trade (session_setup.py)."""
+        setup = SessionSetup(
+            call=self._call,
+            credentials=self.credentials,
+            config=self.config,
+            translator=self.translator,
+            protocol=self.protocol,
+            on_system=self._on_system,
+            wall_clock_s=self._wall_clock_s,
+            clock_ns=self._clock_ns,
+        )
+        setup.on_phase = self._set_phase
+        resynced = await setup.run()
+        self.account_number = setup.account_number
+        self._cod_active = setup.cancel_on_disconnect
+        if setup.account_number is not None:
+            log.info(
+                "logged in to %s (%s) as account %s; cancel_on_disconnect %d s",
+                self.endpoint.network.value,
+                self.endpoint.url,
+                self.account_number,
+                self.config.cancel_on_disconnect_s,
+            )
+        return resynced
+
+    def _set_phase(self, phase: SessionPhase) -> None:
+        self.phase = phase
+
+    async def _call(self, method: str, params: Any) -> Any:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.protocol.submit(method, params, self._clock_ns(), fut, gated=False)
+        self._wake.set()
+        return await asyncio.wait_for(fut, self.config.request_timeout_s)
+
+    # --- I/O loops -------------------------------------------------------------------------
+    async def _read_loop(self, ws: ClientConnection) -> None:
+        receive = self.protocol.receive
+        clock = self._clock_ns
+        wake = self._wake
+        try:
+            while True:
+                frame = await ws.recv(decode=False)
+                try:
+                    receive(frame, clock())
+                except Exception:
+                    self.handler_errors += 1
+                    if self.handler_errors == 1 or self.handler_errors % 1000 == 0:
+                        log.exception(
+                            "error handling a venue message (%d so far)", self.handler_errors
+                        )
+                wake.set()
+        except websockets.ConnectionClosed as exc:
+            self._close_reason = str(exc)
+            # Fail what is in flight now, so a session set-up waiting on a reply stops at once.
+            self.protocol.connection_lost(clock())
+
+    async def _write_loop(self, ws: ClientConnection) -> None:
+        proto = self.protocol
+        clock = self._clock_ns
+        wake = self._wake
+        while True:
+            wake.clear()
+            proto.pump(clock())
+            for frame in proto.take_outgoing():
+                await ws.send(frame, text=True)
+            if wake.is_set():
+                continue
+            wake_at = proto.next_wakeup_ns(clock())
+            if wake_at is None:
+                await wake.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(max(0.0, (wake_at - clock()) / 1e9)):
+                        await wake.wait()
+
+    # --- callbacks -------------------------------------------------------------------------
+    def _on_reply(
+        self, req: PendingRequest, result: Any, error: RpcError | None, now_ns: int
+    ) -> None:
+        ctx = req.context
+        if isinstance(ctx, asyncio.Future):
+            if not ctx.done():
+                if error is None:
+                    ctx.set_result(result)
+                else:
+                    ctx.set_exception(RequestFailedError(req.method, error.code, error.message))
+            return
+        if ctx is None:
+            return
+        if error is not None and error.code < 0:  # decided locally, maybe inside send_actions
+            asyncio.get_running_loop().call_soon(self.translator.on_reply, ctx, None, error, now_ns)
+            return
+        self.translator.on_reply(ctx, result, error, now_ns)
+
+    def _on_system(self, event: wire.SystemEvent, snapshot: bool, now_ns: int) -> None:
+        if event.event != "reconnect" or self._planned_reconnect or self._ws is None:
+            return
+        log.warning("venue announced a reconnect (maintenance): cancelling orders, reconnecting")
+        self._planned_reconnect = True
+        self.protocol.ready = False
+        self._spawn(self._planned_close(self._ws))
+
+    async def _planned_close(self, ws: ClientConnection) -> None:
+        if self._cod_active:
+            with contextlib.suppress(RequestFailedError, TimeoutError):
+                fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                self.protocol.submit(
+                    "private/cancel_session", None, self._clock_ns(), fut, urgent=True
+                )
+                self._wake.set()
+                await asyncio.wait_for(fut, self.config.close_timeout_s)
+        await ws.close()
+
+    def _emit_soon(self, event: ev.Event) -> None:
+        asyncio.get_running_loop().call_soon(self._on_event, event)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

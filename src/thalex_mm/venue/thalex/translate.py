@@ -1,0 +1,383 @@
+"""Wire <-> core: Thalex messages become core events, core actions become Thalex requests.
+
+This is the only place where floats from the wire meet the core's integer ticks and lots, and
+it converts with the instrument's ``InstrumentSpec`` only (bids round down, asks up, order
+prices exactly). Channel handlers are built once per subscription with the instrument already
+bound, so a notification costs one dict lookup (in the protocol) and one conversion here.
+
+Replies echo the action: a successful insert/amend/cancel becomes ``OrderUpdate(reply_to=
+action_id)``, any error ``ActionRejected(action_id, code)`` (negative codes are the client's
+own, see ``protocol.LocalError``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from thalex_mm.core import actions as act
+from thalex_mm.core import events as ev
+from thalex_mm.domain import InstrumentKind, InstrumentSpec, Side
+from thalex_mm.model.quote import Level
+from thalex_mm.venue.thalex import messages as wire
+from thalex_mm.venue.thalex import requests as rq
+from thalex_mm.venue.thalex.protocol import LocalError, NotificationHandler, RpcError
+
+EventSink = Callable[[ev.Event], None]
+# (method, params, context): context is the core action whose reply this request produces.
+WireRequest = tuple[str, Any, Any]
+
+_SIDE_FROM_QUOTE_ERROR = {"bid": Side.BUY, "buy": Side.BUY, "ask": Side.SELL, "sell": Side.SELL}
+
+
+def spec_from_instrument(inst: wire.Instrument) -> InstrumentSpec | None:
+    """The spec of a perpetual or future, or None for instruments the engine does not trade."""
+    if inst.type == "perpetual":
+        kind = InstrumentKind.PERPETUAL
+    elif inst.type == "future":
+        kind = InstrumentKind.FUTURE
+    else:
+        return None
+    if inst.tick_size is None or inst.volume_tick_size is None:
+        return None
+    try:
+        return InstrumentSpec(
+            name=inst.instrument_name,
+            kind=kind,
+            underlying=inst.underlying or "",
+            tick_size=inst.tick_size,
+            amount_step=inst.volume_tick_size,
+            min_amount=inst.min_order_amount or inst.volume_tick_size,
+            product=inst.product or "",
+            expiry_ts=(
+                float(inst.expiration_timestamp) if inst.expiration_timestamp is not None else None
+            ),
+        )
+    except ValueError:
+        return None
+
+
+def _order_ticks(spec: InstrumentSpec, price: float | None) -> int:
+    if price is None:  # market orders carry no price
+        return 0
+    ticks = spec.price_to_ticks_exact(price)
+    return ticks if ticks is not None else round(price / spec.tick_size)
+
+
+def _lots(spec: InstrumentSpec, amount: float) -> int:
+    lots = spec.amount_to_lots_exact(amount)
+    return lots if lots is not None else spec.amount_to_lots_floor(amount)
+
+
+def order_update(
+    spec: InstrumentSpec, o: wire.OrderStatus, now_ns: int, reply_to: int = 0
+) -> ev.OrderUpdate:
+    """One wire ``OrderStatus`` as the core's ``OrderUpdate``."""
+    side = Side.BUY if o.direction == "buy" else Side.SELL
+    fills: tuple[ev.Fill, ...] = ()
+    if o.fills:
+        fills = tuple(
+            ev.Fill(
+                f.trade_id,
+                side,
+                _order_ticks(spec, f.price),
+                _lots(spec, f.amount),
+                f.maker_taker == "maker",
+            )
+            for f in o.fills
+        )
+    return ev.OrderUpdate(
+        now_ns,
+        spec.name,
+        o.order_id,
+        o.client_order_id,
+        side,
+        ev.OrderStatus.from_wire(o.status),
+        _order_ticks(spec, o.price),
+        _lots(spec, o.amount),
+        _lots(spec, o.filled_amount),
+        _lots(spec, o.remaining_amount),
+        fills,
+        "" if o.label is None else str(o.label),
+        o.delete_reason or "",
+        reply_to,
+    )
+
+
+def portfolio_entry(spec: InstrumentSpec, p: wire.PortfolioEntry) -> ev.PortfolioEntry:
+    return ev.PortfolioEntry(
+        spec.name,
+        round(p.position / spec.amount_step),
+        p.average_price or 0.0,
+        p.realised_pnl or 0.0,
+        p.unrealised_pnl or 0.0,
+        p.mark_price or 0.0,
+    )
+
+
+def _ladder(spec: InstrumentSpec, levels: tuple[Level, ...]) -> list[tuple[float, float]]:
+    return [
+        (spec.ticks_to_price(lv.price_ticks), spec.lots_to_amount(lv.amount_lots)) for lv in levels
+    ]
+
+
+class Translator:
+    """Holds the instrument specs and the event sink; converts in both directions."""
+
+    def __init__(self, emit: EventSink, reject: EventSink | None = None) -> None:
+        self.emit = emit
+        # Rejections decided while an action is being submitted; the client defers them so the
+        # app never re-enters the core from inside its own send_actions call.
+        self.reject = reject or emit
+        self.specs: dict[str, InstrumentSpec] = {}
+        self.dropped_unknown_instrument = 0
+
+    def set_instruments(self, instruments: Iterable[wire.Instrument]) -> None:
+        """Replace the spec table from a ``public/instruments`` result."""
+        specs: dict[str, InstrumentSpec] = {}
+        for inst in instruments:
+            spec = spec_from_instrument(inst)
+            if spec is not None:
+                specs[spec.name] = spec
+        self.specs = specs
+
+    # --- actions -> requests -------------------------------------------------------------
+    def requests_for(self, action: act.Action, now_ns: int) -> list[WireRequest]:
+        """The wire requests for one action; [] (and an ActionRejected) if it cannot be sent."""
+        if isinstance(action, act.CancelAll):
+            out: list[WireRequest] = [("private/cancel_all", None, action)]
+            if action.include_mass_quotes:
+                out.append(("private/cancel_mass_quote", None, action))
+            return out
+        if isinstance(action, act.SetMMProtection):
+            params = rq.SetMmProtectionParams(
+                product=action.product,
+                trade_amount=action.trade_amount,
+                quote_amount=action.quote_amount,
+            )
+            return [("private/set_mm_protection", params, action)]
+        spec = self.specs.get(action.instrument)
+        if spec is None:
+            self.reject(
+                ev.ActionRejected(
+                    now_ns,
+                    action.action_id,
+                    LocalError.UNKNOWN_INSTRUMENT,
+                    f"no instrument spec for {action.instrument!r}",
+                )
+            )
+            return []
+        if isinstance(action, act.Amend):
+            by_id = bool(action.order_id)
+            return [
+                (
+                    "private/amend",
+                    rq.AmendParams(
+                        price=spec.ticks_to_price(action.price_ticks),
+                        amount=spec.lots_to_amount(action.amount_lots),
+                        order_id=action.order_id if by_id else None,
+                        client_order_id=None if by_id else action.client_order_id,
+                    ),
+                    action,
+                )
+            ]
+        if isinstance(action, act.Insert):
+            ioc = action.immediate_or_cancel
+            return [
+                (
+                    "private/insert",
+                    rq.InsertParams(
+                        direction="buy" if action.side is Side.BUY else "sell",
+                        instrument_name=action.instrument,
+                        amount=spec.lots_to_amount(action.amount_lots),
+                        price=spec.ticks_to_price(action.price_ticks),
+                        client_order_id=action.client_order_id,
+                        label=action.label or None,
+                        post_only=True if action.post_only and not ioc else None,
+                        reduce_only=True if action.reduce_only else None,
+                        time_in_force="immediate_or_cancel" if ioc else None,
+                    ),
+                    action,
+                )
+            ]
+        if isinstance(action, act.Cancel):
+            by_id = bool(action.order_id)
+            cancel = rq.CancelParams(
+                order_id=action.order_id if by_id else None,
+                client_order_id=None if by_id else action.client_order_id,
+            )
+            return [("private/cancel", cancel, action)]
+        quote = rq.DoubleSidedQuote(
+            i=action.instrument, b=_ladder(spec, action.bids), a=_ladder(spec, action.asks)
+        )
+        mass_quote = rq.MassQuoteParams(
+            quotes=[quote], label=action.label or None, post_only=True if action.post_only else None
+        )
+        return [("private/mass_quote", mass_quote, action)]
+
+    # --- replies -> events ---------------------------------------------------------------
+    def on_reply(self, action: Any, result: Any, error: RpcError | None, now_ns: int) -> None:
+        """Turn the reply to an action's request into the event the core expects."""
+        action_id: int = action.action_id
+        if error is not None:
+            self.emit(ev.ActionRejected(now_ns, action_id, error.code, error.message))
+            return
+        if isinstance(result, wire.OrderStatus):
+            spec = self.specs.get(result.instrument_name or "")
+            if spec is None:
+                self.dropped_unknown_instrument += 1
+                return
+            self.emit(order_update(spec, result, now_ns, action_id))
+        elif isinstance(result, wire.MassQuoteResult):
+            spec = self.specs.get(getattr(action, "instrument", ""))
+            errors = tuple(
+                ev.MassQuoteError(
+                    e.code,
+                    e.message,
+                    _SIDE_FROM_QUOTE_ERROR.get(e.side or ""),
+                    spec.price_to_ticks_exact(e.price) if spec and e.price is not None else None,
+                )
+                for e in result.errors
+            )
+            self.emit(
+                ev.MassQuoteResult(now_ns, action_id, result.n_success, result.n_fail, errors)
+            )
+        elif isinstance(action, act.CancelAll | act.SetMMProtection):
+            self.emit(ev.ActionAcknowledged(now_ns, action_id))
+
+    # --- notifications -> events ---------------------------------------------------------
+    def handler_for(self, channel: str) -> tuple[Any, NotificationHandler] | None:
+        """(payload type, handler) for a channel the core consumes, or None."""
+        prefix, _, rest = channel.partition(".")
+        instrument = rest.partition(".")[0]
+        if prefix == "ticker":
+            return wire.Ticker, self._ticker_handler(instrument)
+        if prefix == "lwt":
+            return wire.Lwt, self._lwt_handler(instrument)
+        if prefix == "book":
+            return wire.BookUpdate, self._book_handler(instrument)
+        if channel in ("session.orders", "account.orders", "account.persistent_orders"):
+            return list[wire.OrderStatus], self._orders
+        if channel == "account.portfolio":
+            return list[wire.PortfolioEntry], self._portfolio
+        if channel == "session.mm_protection":
+            return list[wire.MmProtectionUpdate], self._mm_protection
+        return None
+
+    def _ticker_handler(self, instrument: str) -> NotificationHandler:
+        emit = self.emit
+
+        def on_ticker(t: wire.Ticker, snapshot: bool, now_ns: int) -> None:
+            spec = self.specs.get(instrument)
+            if spec is None:
+                self.dropped_unknown_instrument += 1
+                return
+            bid, ask = t.best_bid_price, t.best_ask_price
+            emit(
+                ev.Ticker(
+                    now_ns,
+                    instrument,
+                    t.mark_price,
+                    t.index,
+                    t.funding_rate or 0.0,
+                    0 if bid is None else spec.price_to_ticks_floor(bid),
+                    0 if bid is None else spec.amount_to_lots_floor(t.best_bid_amount or 0.0),
+                    0 if ask is None else spec.price_to_ticks_ceil(ask),
+                    0 if ask is None else spec.amount_to_lots_floor(t.best_ask_amount or 0.0),
+                )
+            )
+
+        return on_ticker
+
+    def _lwt_handler(self, instrument: str) -> NotificationHandler:
+        emit = self.emit
+
+        def on_lwt(t: wire.Lwt, snapshot: bool, now_ns: int) -> None:
+            spec = self.specs.get(instrument)
+            if spec is None:
+                self.dropped_unknown_instrument += 1
+                return
+            b, a = t.b, t.a
+            emit(
+                ev.BookTop(
+                    now_ns,
+                    instrument,
+                    0 if b is None else spec.price_to_ticks_floor(b[0]),
+                    0 if b is None else spec.amount_to_lots_floor(b[1]),
+                    0 if a is None else spec.price_to_ticks_ceil(a[0]),
+                    0 if a is None else spec.amount_to_lots_floor(a[1]),
+                )
+            )
+
+        return on_lwt
+
+    def _book_handler(self, instrument: str) -> NotificationHandler:
+        emit = self.emit
+
+        def on_book(u: wire.BookUpdate, snapshot: bool, now_ns: int) -> None:
+            spec = self.specs.get(instrument)
+            if spec is None:
+                self.dropped_unknown_instrument += 1
+                return
+            floor, ceil, lots = spec.price_to_ticks_floor, spec.price_to_ticks_ceil, _lots
+            bids = tuple((floor(lv[0]), lots(spec, lv[1])) for lv in u.bid_changes or ())
+            asks = tuple((ceil(lv[0]), lots(spec, lv[1])) for lv in u.ask_changes or ())
+            if bids or asks or snapshot:
+                emit(ev.BookUpdate(now_ns, instrument, bids, asks, snapshot))
+            if u.trades and not snapshot:
+                for tr in u.trades:
+                    emit(
+                        ev.PublicTrade(
+                            now_ns,
+                            instrument,
+                            _order_ticks(spec, tr[0]),
+                            _lots(spec, tr[1]),
+                            Side.BUY if tr[2] == "buy" else Side.SELL,
+                        )
+                    )
+
+        return on_book
+
+    def _orders(self, orders: list[wire.OrderStatus], snapshot: bool, now_ns: int) -> None:
+        specs, emit = self.specs, self.emit
+        for o in orders:
+            spec = specs.get(o.instrument_name or "")
+            if spec is None:
+                self.dropped_unknown_instrument += 1
+                continue
+            emit(order_update(spec, o, now_ns))
+
+    def _portfolio(self, entries: list[wire.PortfolioEntry], snapshot: bool, now_ns: int) -> None:
+        converted = self.portfolio(entries)
+        if converted:
+            self.emit(ev.PortfolioSnapshot(now_ns, converted))
+
+    def _mm_protection(
+        self, updates: list[wire.MmProtectionUpdate], snapshot: bool, now_ns: int
+    ) -> None:
+        for u in updates:
+            self.emit(ev.MMProtectionUpdate(now_ns, u.product, u.remaining_amount, u.reason))
+
+    # --- resync ----------------------------------------------------------------------------
+    def portfolio(self, entries: Iterable[wire.PortfolioEntry]) -> tuple[ev.PortfolioEntry, ...]:
+        specs = self.specs
+        return tuple(
+            portfolio_entry(specs[p.instrument_name], p)
+            for p in entries
+            if p.instrument_name in specs
+        )
+
+    def resynced(
+        self,
+        now_ns: int,
+        open_orders: Iterable[wire.OrderStatus],
+        portfolio: Iterable[wire.PortfolioEntry],
+    ) -> ev.Resynced:
+        """The ``Resynced`` event from a fresh ``open_orders`` and ``portfolio``."""
+        specs = self.specs
+        orders = tuple(
+            order_update(specs[o.instrument_name], o, now_ns)
+            for o in open_orders
+            if o.instrument_name in specs
+        )
+        return ev.Resynced(now_ns, orders, self.portfolio(portfolio))
