@@ -40,6 +40,7 @@ class Budget:
 BUDGETS: dict[str, Budget] = {
     "quote_us_median": Budget(10.0, "us"),
     "quote_as_us_median": Budget(10.0, "us"),
+    "decode_dispatch_msgs_per_s": Budget(150_000, "msg/s", higher_is_better=True),
 }
 
 # Units for metrics without a budget, by name suffix.
