@@ -18,8 +18,12 @@ _FORMAT = "%(asctime)s.%(msecs)03dZ %(levelname)-5s %(name)s: %(message)s"
 _DATEFMT = "%Y-%m-%dT%H:%M:%S"
 
 
+def _utc(seconds: float | None) -> time.struct_time:
+    return time.gmtime(seconds)
+
+
 class _UTCFormatter(logging.Formatter):
-    converter = time.gmtime
+    converter = staticmethod(_utc)
 
 
 class QueueLogging:
