@@ -18,7 +18,7 @@ from typing import Any
 Metrics = dict[str, float | int | str]
 
 # Benchmark modules under thalex_mm.bench, in run order.
-BENCH_MODULES: tuple[str, ...] = ("quote", "decode", "core", "matching")
+BENCH_MODULES: tuple[str, ...] = ("quote", "decode", "core", "matching", "exchange")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,7 @@ BUDGETS: dict[str, Budget] = {
     "quote_as_us_median": Budget(10.0, "us"),
     "decode_dispatch_msgs_per_s": Budget(150_000, "msg/s", higher_is_better=True),
     "matching_orders_per_s": Budget(20_000, "orders/s", higher_is_better=True),
+    "exchange_md_msgs_per_s": Budget(20_000, "msg/s", higher_is_better=True),
 }
 
 # Units for metrics without a budget, by name suffix.

@@ -1,0 +1,210 @@
+"""`LocalExchange`: the in-process API to run the local exchange (tests, the CLI, benchmarks).
+
+    async with LocalExchange(ExchangeConfig(seed=7)) as ex:
+        key = ex.new_test_key()              # or ex.add_api_key(kid, public_pem)
+        ... connect a client to ex.url, log in with key.key_id / key.private_pem ...
+        ex.engine.open_orders(key.account)   # inspect the exchange's state
+
+Each API key gets its own account. With the default config the synthetic market drives the
+books; ``market=False`` gives an empty, quiet exchange for protocol tests.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from thalex_mm.exchange.engine import MatchingEngine, default_instruments
+from thalex_mm.exchange.hub import ExchangeHub, Market, SimClock
+from thalex_mm.exchange.market import MarketConfig, ReplayConfig, ReplayMarket, SyntheticMarket
+from thalex_mm.exchange.market.replay import DATA_DIR
+from thalex_mm.exchange.server import ExchangeServer, WallClock
+from thalex_mm.venue.thalex.auth import KeyRing, generate_key_pair, new_key_id
+
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "host": str,
+    "port": int,
+    "seed": int,
+    "time_scale": (int, float),
+    "step_ms": (int, float),
+    "tick_ms": (int, float),
+    "rate_scale": (int, float),
+    "default_balance": (int, float),
+}
+_KIND_NAMES: dict[type | tuple[type, ...], str] = {
+    str: "a string",
+    int: "an integer",
+    (int, float): "a number",
+}
+
+MarketFactory = Callable[[MatchingEngine, "ExchangeConfig", int], Market | None]
+
+
+@dataclass(slots=True)
+class ExchangeConfig:
+    host: str = "127.0.0.1"
+    port: int = 0  # 0 = any free port
+    seed: int = 0
+    time_scale: float = 1.0  # simulated seconds per real second
+    step_ms: float = 20.0  # simulated time between market steps
+    tick_ms: float = 5.0  # real time between clock ticks of the server
+    rate_scale: float = 1.0  # multiplies Thalex's message-rate limits (1 = as documented)
+    default_balance: float = 1_000_000.0
+    market: bool = True  # run the synthetic market
+    replay: str | None = None  # recorded-data prefix for the market to replay
+    market_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, kinds in _FIELD_TYPES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, kinds):
+                raise ValueError(f"{name} must be {_KIND_NAMES[kinds]}, got {value!r}")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be 0..65535, got {self.port}")
+        if not self.time_scale > 0:
+            raise ValueError(f"time_scale must be positive, got {self.time_scale}")
+        if not self.step_ms > 0 or not self.tick_ms > 0:
+            raise ValueError("step_ms and tick_ms must be positive")
+        if not self.rate_scale > 0:
+            raise ValueError(f"rate_scale must be positive, got {self.rate_scale}")
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedKey:
+    """A generated API key registered with the exchange (the private key stays in memory)."""
+
+    key_id: str
+    private_pem: bytes
+    public_pem: bytes
+    account: str
+
+    def __repr__(self) -> str:
+        return f"GeneratedKey(key_id={self.key_id!r}, account={self.account!r})"
+
+
+class LocalExchange:
+    def __init__(
+        self,
+        config: ExchangeConfig | None = None,
+        *,
+        engine: MatchingEngine | None = None,
+        market_factory: MarketFactory | None = None,
+    ) -> None:
+        self.config = config or ExchangeConfig()
+        self._wall = WallClock()
+        now_ns = self._wall.now_ns()
+        self.engine = engine or MatchingEngine(
+            default_instruments(now_ns), default_balance=self.config.default_balance
+        )
+        market = None
+        if self.config.market:
+            factory = market_factory or default_market
+            market = factory(self.engine, self.config, now_ns)
+        self.keyring = KeyRing()
+        self.hub = ExchangeHub(
+            self.engine,
+            self.keyring,
+            SimClock(now_ns, now_ns, self.config.time_scale),
+            market=market,
+            step_ns=int(self.config.step_ms * 1_000_000),
+            rate_scale=self.config.rate_scale,
+        )
+        self.server = ExchangeServer(
+            self.hub,
+            self._wall,
+            self.config.host,
+            self.config.port,
+            tick_interval_s=self.config.tick_ms / 1000,
+        )
+        self._rng = random.Random(self.config.seed)
+        self._accounts = 0
+        self.started = False
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> LocalExchange:
+        await self.server.start()
+        self.started = True
+        return self
+
+    async def stop(self) -> None:
+        if self.started:
+            self.started = False
+            await self.server.stop()
+
+    async def __aenter__(self) -> LocalExchange:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    # ---- keys and accounts ---------------------------------------------------------------
+    def add_api_key(self, key_id: str, public_pem: str | bytes, account: str | None = None) -> str:
+        """Accept logins signed for ``key_id``; returns the account the key trades on."""
+        if key_id in self.keyring:
+            raise ValueError(f"API key id {key_id!r} is already registered")
+        if account is None:
+            self._accounts += 1
+            account = f"A{self._accounts:09d}"
+        self.keyring.add(key_id, public_pem, account)
+        return account
+
+    def new_test_key(self, key_id: str | None = None) -> GeneratedKey:
+        """Generate an RSA key pair and register it (tests and the standalone command)."""
+        private_pem, public_pem = generate_key_pair()
+        if key_id is None:
+            key_id = new_key_id(self._rng)
+            while key_id in self.keyring:
+                key_id = new_key_id(self._rng)
+        account = self.add_api_key(key_id, public_pem)
+        return GeneratedKey(key_id, private_pem, public_pem, account)
+
+    def summary(self) -> str:
+        """One line for the end of a run."""
+        server = self.server
+        return (
+            f"local exchange stopped: {server.messages_in} messages in, "
+            f"{server.frames_out} frames out, {len(self.keyring)} API keys, "
+            f"{self.hub.internal_error_count} internal errors"
+        )
+
+
+def default_market(engine: MatchingEngine, config: ExchangeConfig, now_ns: int) -> Market | None:
+    """The synthetic market (seeded by ``config.seed``, tuned by ``config.market_options``),
+    or the replay of a recorded window when ``config.replay`` is set."""
+    options = dict(config.market_options)
+    options.setdefault("seed", config.seed)
+    background = MarketConfig(**options)
+    if config.replay is None:
+        return SyntheticMarket(engine, background)
+    return ReplayMarket(engine, replay_config(config.replay, background))
+
+
+def replay_config(prefix: str, background: MarketConfig) -> ReplayConfig:
+    """``prefix`` is a window name in the shared data folder, or a path without the
+    ``_trades.csv.gz`` / ``_bbo.csv.gz`` suffix. ETH windows drive ETH-PERPETUAL."""
+    path = Path(prefix)
+    for suffix in ("_trades.csv.gz", "_bbo.csv.gz"):
+        if path.name.endswith(suffix):
+            path = path.with_name(path.name[: -len(suffix)])
+    data_dir = path.parent if path.parent != Path() else DATA_DIR
+    instrument = "ETH-PERPETUAL" if "ETH" in path.name.upper() else "BTC-PERPETUAL"
+    return ReplayConfig(
+        window=path.name, instrument_name=instrument, data_dir=data_dir, background=background
+    )
