@@ -40,7 +40,8 @@ def register(subparsers: Any) -> None:
         "--replay",
         metavar="FILE_PREFIX",
         help=(
-            "drive the market from a recorded window: a name in /work/shared/data/market "
+            "drive the market from a recorded window: a name in $THALEX_MM_MARKET_DATA "
+            "(default ../shared/data/market beside the checkout) "
             "(e.g. binance-usdm_BTCUSDT_2024-08-08_2354-2400) or a path without the "
             "_trades.csv.gz/_bbo.csv.gz suffix"
         ),

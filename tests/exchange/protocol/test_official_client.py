@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import thalex
@@ -16,6 +15,7 @@ import websockets
 from _protocol_kit import PERP, OfficialClient
 
 from thalex_mm.exchange.local import ExchangeConfig, GeneratedKey, LocalExchange
+from thalex_mm.exchange.market.replay import DATA_DIR
 from thalex_mm.venue.thalex.auth import generate_key_pair
 from thalex_mm.venue.thalex.codes import ErrorCode
 
@@ -265,7 +265,7 @@ REPLAY_WINDOW = "binance-usdm_BTCUSDT_2024-07-18_2357-0005"
 
 
 @pytest.mark.skipif(
-    not Path(f"/work/shared/data/market/{REPLAY_WINDOW}_trades.csv.gz").exists(),
+    not (DATA_DIR / f"{REPLAY_WINDOW}_trades.csv.gz").exists(),
     reason="recorded market data not available",
 )
 async def test_replayed_trades_reach_the_public_feeds() -> None:

@@ -2,7 +2,7 @@
 
 `SyntheticMarket(engine, MarketConfig(...))`, then `start(now_ns)` once and `step(now_ns)` as
 time passes; both return the engine events to fan out. `ReplayMarket` drives the same engine
-from a recorded window in /work/shared/data/market (see `replay.py`).
+from a recorded window of the shared market data (see `replay.py`).
 """
 
 from thalex_mm.exchange.market.config import MarketConfig

@@ -1,4 +1,4 @@
-"""Replay a recorded window (/work/shared/data/market) as the market instead of the simulation.
+"""Replay a recorded window (see ``default_data_dir``) as the market instead of the simulation.
 
 The index of the instrument's underlying follows the recorded mid (times ``price_scale``), the
 background maker quotes around it as in the synthetic market, and every recorded trade becomes
@@ -16,6 +16,7 @@ import csv
 import gzip
 import heapq
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,18 @@ from thalex_mm.exchange.market.index import future_mark
 from thalex_mm.exchange.market.participants import BackgroundMaker
 from thalex_mm.exchange.market.synthetic import MAKER_SESSION, TAKER_SESSION
 
-DATA_DIR = Path("/work/shared/data/market")
+
+def default_data_dir() -> Path:
+    """Where recorded windows live: ``$THALEX_MM_MARKET_DATA`` if set, else the ``shared/``
+    folder beside the repository checkout (``../shared/data/market``)."""
+    configured = os.environ.get("THALEX_MM_MARKET_DATA")
+    if configured:
+        return Path(configured)
+    repo_root = Path(__file__).resolve().parents[4]
+    return repo_root.parent / "shared" / "data" / "market"
+
+
+DATA_DIR = default_data_dir()
 _NS = 1_000_000_000
 _BBO, _TRADE = 0, 1
 
