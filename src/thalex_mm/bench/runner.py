@@ -18,7 +18,7 @@ from typing import Any
 Metrics = dict[str, float | int | str]
 
 # Benchmark modules under thalex_mm.bench, in run order.
-BENCH_MODULES: tuple[str, ...] = ("quote", "decode", "core", "matching", "exchange")
+BENCH_MODULES: tuple[str, ...] = ("quote", "decode", "core", "matching", "exchange", "journal")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,8 @@ BUDGETS: dict[str, Budget] = {
     "decode_dispatch_msgs_per_s": Budget(150_000, "msg/s", higher_is_better=True),
     "matching_orders_per_s": Budget(20_000, "orders/s", higher_is_better=True),
     "exchange_md_msgs_per_s": Budget(20_000, "msg/s", higher_is_better=True),
+    "journal_append_us_p99": Budget(5.0, "us"),
+    "journal_sqlite_rows_per_s": Budget(10_000, "rows/s", higher_is_better=True),
 }
 
 # Units for metrics without a budget, by name suffix.

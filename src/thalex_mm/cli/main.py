@@ -17,7 +17,13 @@ from thalex_mm import __version__
 from thalex_mm.errors import UserError
 
 # Subcommand modules, in the order they appear in --help.
-COMMAND_MODULES: tuple[str, ...] = ("paper_table", "bench", "exchange", "keygen")
+COMMAND_MODULES: tuple[str, ...] = (
+    "paper_table",
+    "bench",
+    "journal",
+    "exchange",
+    "keygen",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

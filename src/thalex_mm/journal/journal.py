@@ -1,0 +1,348 @@
+"""The journal's producer side: what the event loop calls.
+
+``append`` encodes a record (msgpack, one reused encoder) and copies it into the current
+memory-mapped segment: no syscall, no lock, no database. Once it returns, the record is in
+the page cache of a shared file mapping, so it survives the death of this process and is
+written to the database by the drainer (now, or by recovery at the next ``open``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import mmap
+import os
+import socket
+import struct
+import time
+import uuid
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from thalex_mm.journal.control import Control
+from thalex_mm.journal.drainer import Drainer
+from thalex_mm.journal.query import Reader
+from thalex_mm.journal.records import MarketSnapshot, Record, RunStart, RunStop
+from thalex_mm.journal.redact import redact
+from thalex_mm.journal.segment import (
+    HEADER_SIZE,
+    MAX_SEGMENT_SIZE,
+    SEAL,
+    create_segment_file,
+    map_segment,
+    segment_name,
+    write_header,
+)
+from thalex_mm.journal.settings import JournalSettings
+from thalex_mm.journal.sinks.base import make_sink, redact_url
+from thalex_mm.journal.writer import DrainLoop, WriterProcess, WriterThread
+
+_FRAME = struct.Struct("<II")
+_U64 = struct.Struct("<Q")
+_CTL_COMMITTED = 8
+_CTL_DRAINED = 16
+_SEAL = struct.Struct("<I")
+
+
+class JournalError(RuntimeError):
+    """The journal cannot record (e.g. the disk is full): the engine must stop trading."""
+
+
+@dataclass(frozen=True, slots=True)
+class JournalStats:
+    appended: int
+    dropped_market: int
+    sampled_out_market: int
+    backlog_bytes: int
+    writer_error: str
+    backpressure: str | None
+
+
+class _NoWriter:
+    """writer="none": records stay in the segments until the next open recovers them."""
+
+    alive = True
+
+    def start(self) -> None:
+        pass
+
+    def wake(self) -> None:
+        pass
+
+    def stop(self, timeout_s: float) -> None:
+        pass
+
+    def describe_exit(self) -> str:
+        return "journal has no writer"
+
+
+def new_run_id() -> str:
+    """Sortable and unique: UTC time plus 8 random hex digits (at most 32 ASCII chars)."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+
+
+def _lock_directory(directory: Path, timeout_s: float) -> int:
+    fd = os.open(directory / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise JournalError(
+                    f"journal segment directory {str(directory)!r} is in use by another "
+                    "process (give each engine its own segment directory)"
+                ) from None
+            time.sleep(0.05)
+
+
+class Journal:
+    """One run's journal. Use ``open_journal`` (or ``Journal.open``) to get one."""
+
+    def __init__(self, settings: JournalSettings, run_id: str | None = None) -> None:
+        self.settings = settings
+        self.run_id = run_id or new_run_id()
+        self.directory = settings.segment_dir
+        if not 4096 <= settings.segment_size < MAX_SEGMENT_SIZE:
+            raise ValueError("segment_size must be at least 4096 bytes and below 4 GiB")
+        self._encoder = msgspec.msgpack.Encoder()
+        self._buf = bytearray(64)
+        self._seq = 0
+        self._size = settings.segment_size
+        self._market_interval_ns = settings.market_interval_ms * 1_000_000
+        self._last_market_ns: dict[str, int] = {}
+        self.appended = 0
+        self.dropped_market = 0
+        self.sampled_out_market = 0
+        self.closed = True
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def open(self) -> Journal:
+        """Lock the directory, recover what a previous run left, then start the writer."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _lock_directory(self.directory, self.settings.lock_timeout_s)
+        try:
+            self._open_locked()
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
+        return self
+
+    def _open_locked(self) -> None:
+        self.control = Control(self.directory)
+        self._ctl = self.control.mm
+        sink = make_sink(self.settings.url)
+        try:
+            sink.open()
+        except Exception as exc:
+            self.control.close()
+            raise JournalError(
+                f"cannot open journal {redact_url(self.settings.url)}: {exc}"
+            ) from exc
+        drainer = Drainer(self.directory, sink, self.control, batch=self.settings.batch)
+        self.recovered_records = 0
+        try:
+            first = drainer.recover()
+        except Exception as exc:
+            drainer.close()
+            sink.close()
+            self.control.close()
+            raise JournalError(f"journal recovery failed: {exc}") from exc
+        self.recovered_records = drainer.drained_records
+        self._claim(first)
+        s = self.settings
+        if s.writer == "thread":
+            loop = DrainLoop(drainer, s.segment_size, s.fsync_interval_ms / 1e3, sink_open=True)
+            self._writer: WriterThread | WriterProcess | _NoWriter = WriterThread(
+                loop, s.drain_interval_ms / 1e3, s.final_drain_s
+            )
+        elif s.writer == "none":
+            drainer.close()
+            sink.close()
+            self._writer = _NoWriter()
+        else:
+            drainer.close()
+            sink.close()
+            settings = {
+                "directory": str(self.directory),
+                "url": s.url,
+                "batch": s.batch,
+                "segment_size": s.segment_size,
+                "fsync_s": s.fsync_interval_ms / 1e3,
+                "interval_s": s.drain_interval_ms / 1e3,
+                "final_drain_s": s.final_drain_s,
+            }
+            self._writer = WriterProcess(settings, self._lock_fd)
+        self._writer.start()
+        self.closed = False
+
+    def _claim(self, number: int) -> None:
+        """Make segment ``number`` the one appends go to (rare: start and rotation)."""
+        path = self.directory / segment_name(number)
+        try:
+            create_segment_file(self.directory, number, self._size)
+            mm = map_segment(path)
+        except OSError as exc:
+            raise JournalError(f"cannot create journal segment {path}: {exc}") from exc
+        if len(mm) != self._size:
+            mm.close()
+            raise JournalError(f"journal segment {path} has an unexpected size")
+        write_header(mm, number, self.run_id)
+        self._mm: mmap.mmap = mm
+        self._segment = number
+        self._seg_base = number << 32
+        self._off = HEADER_SIZE
+        _U64.pack_into(self._ctl, _CTL_COMMITTED, self._seg_base | HEADER_SIZE)
+
+    def _rotate(self, body_len: int) -> None:
+        if 8 + body_len + 4 > self._size - HEADER_SIZE:
+            raise ValueError(f"journal record of {body_len} bytes is larger than a segment")
+        old = self._mm
+        _SEAL.pack_into(old, self._off, SEAL)
+        self._claim(self._segment + 1)
+        old.close()
+
+    def close(self, reason: str = "", *, timeout_s: float | None = None) -> None:
+        """Record RunStop (if ``reason`` given), drain what is left, stop the writer."""
+        if self.closed:
+            return
+        if reason:
+            self.append(RunStop(ts_ns=time.time_ns(), reason=reason))
+        self._writer.stop(self.settings.final_drain_s + 5 if timeout_s is None else timeout_s)
+        self._mm.close()
+        self.control.close()
+        os.close(self._lock_fd)
+        self.closed = True
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- hot path ------------------------------------------------------------------------
+    def append(self, record: Record) -> bool:
+        """Record one event. Returns False only for a market snapshot shed under overload."""
+        if type(record) is MarketSnapshot and self._backlog() > self.settings.market_shed_bytes:
+            self.dropped_market += 1
+            return False
+        buf = self._buf
+        seq = self._seq + 1
+        _U64.pack_into(buf, 0, seq)
+        self._encoder.encode_into(record, buf, 8)
+        body_len = len(buf)
+        if self._off + 8 + body_len + 4 > self._size:
+            self._rotate(body_len)
+        off = self._off
+        end = off + 8 + body_len
+        mm = self._mm
+        mm[off + 8 : end] = buf
+        _FRAME.pack_into(mm, off, body_len, zlib.crc32(buf))
+        self._off = end
+        self._seq = seq
+        _U64.pack_into(self._ctl, _CTL_COMMITTED, self._seg_base | end)
+        self.appended += 1
+        return True
+
+    def offer_market(self, snapshot: MarketSnapshot) -> bool:
+        """Append a market snapshot if ``market_interval_ms`` has passed for its instrument."""
+        last = self._last_market_ns.get(snapshot.instrument)
+        if last is not None and snapshot.ts_ns - last < self._market_interval_ns:
+            self.sampled_out_market += 1
+            return False
+        if self.append(snapshot):
+            self._last_market_ns[snapshot.instrument] = snapshot.ts_ns
+            return True
+        return False
+
+    def _backlog(self) -> int:
+        drained: int = _U64.unpack_from(self._ctl, _CTL_DRAINED)[0]
+        return (self._segment - (drained >> 32)) * self._size + self._off - (drained & 0xFFFFFFFF)
+
+    # --- status --------------------------------------------------------------------------
+    @property
+    def backpressure(self) -> str | None:
+        """Why the engine must stop opening new risk, or None. Poll it (cheap, no I/O)."""
+        if self.closed:
+            return "journal is closed"
+        if not self._writer.alive:
+            return self._writer.describe_exit()
+        backlog = self._backlog()
+        if backlog > self.settings.max_backlog_bytes:
+            error = self.control.error
+            why = f" (writer error: {error})" if error else ""
+            return (
+                f"journal writer is {backlog / 1e6:.1f} MB behind, over the "
+                f"{self.settings.max_backlog_bytes / 1e6:.1f} MB limit{why}"
+            )
+        return None
+
+    def stats(self) -> JournalStats:
+        return JournalStats(
+            appended=self.appended,
+            dropped_market=self.dropped_market,
+            sampled_out_market=self.sampled_out_market,
+            backlog_bytes=self._backlog(),
+            writer_error=self.control.error,
+            backpressure=self.backpressure,
+        )
+
+    @property
+    def caught_up(self) -> bool:
+        drained: int = _U64.unpack_from(self._ctl, _CTL_DRAINED)[0]
+        return drained >= self._seg_base | self._off
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait (blocking; not for the event loop) until everything appended is in the sink."""
+        deadline = time.monotonic() + timeout_s
+        while not self.caught_up:
+            if time.monotonic() >= deadline or not self._writer.alive:
+                return False
+            self._writer.wake()
+            time.sleep(0.002)
+        return True
+
+    # --- convenience ---------------------------------------------------------------------
+    def reader(self) -> Reader:
+        """A read connection to this journal's database (for the restart queries)."""
+        return Reader(self.settings.url)
+
+    def start_run(
+        self,
+        *,
+        version: str,
+        config: dict[str, Any],
+        venue: str = "",
+        account: str = "",
+        strategy: str = "",
+        ts_ns: int | None = None,
+    ) -> None:
+        """Append the RunStart record (config redacted here, so secrets never reach disk)."""
+        self.append(
+            RunStart(
+                ts_ns=time.time_ns() if ts_ns is None else ts_ns,
+                version=version,
+                venue=venue,
+                account=account,
+                strategy=strategy,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                config=redact(config),
+            )
+        )
+
+
+def open_journal(url: str | None = None, **overrides: Any) -> Journal:
+    """Open (and recover) the journal the app writes to; ``url`` defaults to SQLite.
+
+    ``overrides`` are ``JournalSettings`` fields (segment_dir, writer, fsync_interval_ms, ...)
+    plus ``run_id``.
+    """
+    run_id = overrides.pop("run_id", None)
+    settings = JournalSettings.for_url(url, **overrides)
+    return Journal(settings, run_id=run_id).open()
