@@ -18,6 +18,8 @@ from thalex_mm.errors import UserError
 
 # Subcommand modules, in the order they appear in --help.
 COMMAND_MODULES: tuple[str, ...] = (
+    "run",
+    "config",
     "paper_table",
     "bench",
     "journal",

@@ -106,6 +106,11 @@ class ThalexClient:
         self._cod_active = False
         self._close_reason = ""
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Tick-to-order hooks: perf_counter_ns of the frame in hand (pre-decode), written batches.
+        self.rx_perf_ns = 0
+        self.tx_batches = 0
+        self.tx_frames = 0
+        self.on_batch_written: Callable[[int, int], None] | None = None
 
     # --- public API ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -312,6 +317,7 @@ class ThalexClient:
         try:
             while True:
                 frame = await ws.recv(decode=False)
+                self.rx_perf_ns = time.perf_counter_ns()
                 try:
                     receive(frame, clock())
                 except Exception:
@@ -333,8 +339,14 @@ class ThalexClient:
         while True:
             wake.clear()
             proto.pump(clock())
-            for frame in proto.take_outgoing():
-                await ws.send(frame, text=True)
+            frames = proto.take_outgoing()
+            if frames:
+                self.tx_batches += 1  # one writer task: no other batch starts meanwhile
+                for frame in frames:
+                    await ws.send(frame, text=True)
+                self.tx_frames += len(frames)
+                if self.on_batch_written is not None:
+                    self.on_batch_written(self.tx_batches, time.perf_counter_ns())
             if wake.is_set():
                 continue
             wake_at = proto.next_wakeup_ns(clock())

@@ -1,0 +1,235 @@
+"""Core actions, events and decisions as journal records (ticks and lots become floats here).
+
+One ``append`` per record on the loop (~1-3 us each, no I/O: the journal's writer drains the
+memory-mapped segments elsewhere). Market snapshots go through ``offer_market``, which samples
+them per instrument at the journal's ``market_interval_ms``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from thalex_mm.core import actions as act
+from thalex_mm.core import events as ev
+from thalex_mm.domain import InstrumentSpec
+from thalex_mm.journal import (
+    Fill,
+    Journal,
+    MarketSnapshot,
+    OrderAction,
+    OrderUpdate,
+    PositionSnapshot,
+    QuoteDecision,
+    RiskEvent,
+)
+from thalex_mm.model.quote import Level
+
+
+def _levels(spec: InstrumentSpec, levels: Iterable[Level]) -> list[list[float]]:
+    return [
+        [spec.ticks_to_price(lv.price_ticks), spec.lots_to_amount(lv.amount_lots)] for lv in levels
+    ]
+
+
+class JournalBridge:
+    """Writes what the runner sees to ``journal`` under ``strategy``."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        strategy: str,
+        specs: Mapping[str, InstrumentSpec],
+        models: Mapping[str, tuple[str, float]],
+    ) -> None:
+        self.journal = journal
+        self.strategy = strategy
+        self.specs = specs
+        self.models = models  # instrument -> (model name, gamma)
+
+    # --- actions ------------------------------------------------------------------------
+    def actions(self, actions: Iterable[act.Action], now_ns: int) -> None:
+        append, strategy, specs = self.journal.append, self.strategy, self.specs
+        for a in actions:
+            if isinstance(a, act.Insert):
+                spec = specs[a.instrument]
+                append(
+                    OrderAction(
+                        ts_ns=now_ns, strategy=strategy, instrument=a.instrument, action="insert",
+                        client_order_id=a.client_order_id, side=int(a.side),
+                        price=spec.ticks_to_price(a.price_ticks),
+                        amount=spec.lots_to_amount(a.amount_lots), post_only=a.post_only,
+                    )
+                )  # fmt: skip
+            elif isinstance(a, act.Amend):
+                spec = specs[a.instrument]
+                append(
+                    OrderAction(
+                        ts_ns=now_ns, strategy=strategy, instrument=a.instrument, action="amend",
+                        client_order_id=a.client_order_id, order_id=a.order_id or None,
+                        price=spec.ticks_to_price(a.price_ticks),
+                        amount=spec.lots_to_amount(a.amount_lots),
+                    )
+                )  # fmt: skip
+            elif isinstance(a, act.Cancel):
+                append(
+                    OrderAction(
+                        ts_ns=now_ns, strategy=strategy, instrument=a.instrument, action="cancel",
+                        client_order_id=a.client_order_id, order_id=a.order_id or None,
+                    )
+                )  # fmt: skip
+            elif isinstance(a, act.MassQuote):
+                spec = specs[a.instrument]
+                levels = [[1.0, *lv] for lv in _levels(spec, a.bids)]
+                levels += [[-1.0, *lv] for lv in _levels(spec, a.asks)]
+                append(
+                    OrderAction(
+                        ts_ns=now_ns, strategy=strategy, instrument=a.instrument,
+                        action="mass_quote", post_only=a.post_only, levels=levels,
+                    )
+                )  # fmt: skip
+            elif isinstance(a, act.CancelAll):
+                append(
+                    OrderAction(ts_ns=now_ns, strategy=strategy, instrument="", action="cancel_all")
+                )
+            elif isinstance(a, act.SetMMProtection):
+                append(
+                    OrderAction(
+                        ts_ns=now_ns, strategy=strategy, instrument=a.product,
+                        action="set_mm_protection", amount=a.quote_amount,
+                    )
+                )  # fmt: skip
+
+    # --- events -------------------------------------------------------------------------
+    def order_update(self, u: ev.OrderUpdate, position_lots: int) -> None:
+        spec = self.specs.get(u.instrument)
+        if spec is None:
+            return
+        append, strategy = self.journal.append, self.strategy
+        append(
+            OrderUpdate(
+                ts_ns=u.now_ns, strategy=strategy, instrument=u.instrument, order_id=u.order_id,
+                client_order_id=u.client_order_id, status=u.status.name.lower(),
+                side=int(u.side), price=spec.ticks_to_price(u.price_ticks),
+                amount=spec.lots_to_amount(u.amount_lots),
+                filled_amount=spec.lots_to_amount(u.filled_lots),
+                remaining_amount=spec.lots_to_amount(u.remaining_lots),
+                change_reason="reply" if u.reply_to else "feed", delete_reason=u.delete_reason,
+            )
+        )  # fmt: skip
+        for f in u.fills:
+            self.fill(
+                u.instrument, u.order_id, u.client_order_id, f,
+                now_ns=u.now_ns, position_lots=position_lots,
+            )  # fmt: skip
+
+    def fill(
+        self,
+        instrument: str,
+        order_id: str,
+        client_order_id: int | None,
+        f: ev.Fill,
+        *,
+        now_ns: int,
+        position_lots: int,
+    ) -> None:
+        spec = self.specs[instrument]
+        self.journal.append(
+            Fill(
+                ts_ns=now_ns, strategy=self.strategy, instrument=instrument,
+                trade_id=f.trade_id, order_id=order_id, client_order_id=client_order_id,
+                side=int(f.side), price=spec.ticks_to_price(f.price_ticks),
+                amount=spec.lots_to_amount(f.amount_lots),
+                fee=0.0 if math.isnan(f.fee) else f.fee,
+                maker_taker="maker" if f.is_maker else "taker",
+                position_after=spec.lots_to_amount(position_lots),
+            )
+        )  # fmt: skip
+
+    def market(self, instrument: str, now_ns: int, market: Any) -> None:
+        """Offer a snapshot of the core's ``MarketState`` (sampled by the journal)."""
+        spec = self.specs.get(instrument)
+        if spec is None:
+            return
+        self.journal.offer_market(
+            MarketSnapshot(
+                ts_ns=now_ns, instrument=instrument, strategy=self.strategy,
+                best_bid=spec.ticks_to_price(market.bid_ticks) if market.bid_lots else None,
+                best_bid_amount=spec.lots_to_amount(market.bid_lots),
+                best_ask=spec.ticks_to_price(market.ask_ticks) if market.ask_lots else None,
+                best_ask_amount=spec.lots_to_amount(market.ask_lots),
+                mark=market.mark_price or None, index_price=market.index_price or None,
+            )
+        )  # fmt: skip
+
+    def position(
+        self, instrument: str, now_ns: int, position: Any, mark: float, unrealised: float
+    ) -> None:
+        self.journal.append(
+            PositionSnapshot(
+                ts_ns=now_ns, strategy=self.strategy, instrument=instrument,
+                position=position.amount, avg_price=position.average_price, mark=mark,
+                realized_pnl=position.realised, unrealized_pnl=unrealised, fees=position.fees,
+            )
+        )  # fmt: skip
+
+    def positions(self, instruments: Mapping[str, Any], now_ns: int) -> None:
+        """A position snapshot of every instrument (the core's ``Instrument`` objects)."""
+        for name, inst in instruments.items():
+            mark = inst.mark()
+            self.position(name, now_ns, inst.position, mark, inst.position.unrealised(mark))
+
+    def risk(self, instrument: str, now_ns: int, kind: str, state: str, detail: str) -> None:
+        self.journal.append(
+            RiskEvent(
+                ts_ns=now_ns, strategy=self.strategy, instrument=instrument, kind=kind,
+                state=state, detail=detail,
+            )
+        )  # fmt: skip
+
+    # --- decisions ----------------------------------------------------------------------
+    def decisions(self, decisions: Iterable[act.Decision]) -> None:
+        for d in decisions:
+            if isinstance(d, act.QuoteReport):
+                self._quote(d)
+            elif isinstance(d, act.RiskStateChanged):
+                self.risk(d.instrument, d.now_ns, "state", d.new.name, d.reason)
+            elif isinstance(d, act.KillSwitch):
+                self.risk(
+                    d.instrument, d.now_ns, "kill_switch", "HALTED",
+                    f"{d.reason} (total pnl {d.total_pnl:.4f})",
+                )  # fmt: skip
+            elif isinstance(d, act.NoQuoteReport):
+                self.risk(d.instrument, d.now_ns, "no_quote", "", d.reason)
+            elif isinstance(d, act.PositionDiscrepancy):
+                detail = (
+                    f"core {d.core_lots} lots, venue {d.venue_lots} lots"
+                    f"{' (resolved)' if d.resolved else ''}"
+                )
+                self.risk(d.instrument, d.now_ns, "position_discrepancy", "", detail)
+            elif isinstance(d, act.GuardRejection):
+                self.risk(d.instrument, d.now_ns, "guard_rejection", "", d.reason)
+            elif isinstance(d, act.OrderAnomaly):
+                detail = f"{d.what} (code {d.code}, cid {d.client_order_id}, oid {d.order_id})"
+                self.risk(d.instrument, d.now_ns, "order_anomaly", "", detail)
+            elif isinstance(d, act.HedgeReport):
+                detail = f"net delta {d.net_delta_lots} lots, hedge {d.hedge_side.wire} "
+                detail += f"{d.hedge_lots} lots"
+                self.risk(d.instrument, d.now_ns, "hedge", "", detail)
+
+    def _quote(self, d: act.QuoteReport) -> None:
+        spec = self.specs.get(d.instrument)
+        if spec is None:
+            return
+        model, gamma = self.models.get(d.instrument, ("", 0.0))
+        bids = _levels(spec, d.bids)
+        asks = _levels(spec, d.asks)
+        spread = asks[0][0] - bids[0][0] if bids and asks else 0.0
+        self.journal.append(
+            QuoteDecision(
+                ts_ns=d.now_ns, strategy=self.strategy, instrument=d.instrument, model=model,
+                mid=d.mid, sigma=d.sigma, a=d.A, k=d.k, q=spec.lots_to_amount(d.position_lots),
+                gamma=gamma, reservation=d.reservation_price, spread=spread, bids=bids, asks=asks,
+            )
+        )  # fmt: skip

@@ -1,0 +1,78 @@
+"""Tick-to-order latency samples in a fixed-size ring (no growth, no allocation per sample).
+
+A sample is the time from a market-data frame read off the socket (``perf_counter_ns``
+before decode) to the write of the order frame it caused (``perf_counter_ns`` right after
+the write call). Only the newest ``capacity`` samples are kept; percentiles are computed on
+demand (status lines, the summary), never on the hot path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+
+class LatencyRing:
+    """Nanosecond samples; ``add`` is O(1) and never allocates."""
+
+    __slots__ = ("_buf", "_next", "capacity", "count")
+
+    def __init__(self, capacity: int = 65_536) -> None:
+        if capacity < 1:
+            raise ValueError(f"latency capacity must be >= 1, got {capacity}")
+        self.capacity = capacity
+        self._buf: npt.NDArray[np.int64] = np.zeros(capacity, dtype=np.int64)
+        self._next = 0
+        self.count = 0  # samples ever added (may exceed capacity)
+
+    def add(self, ns: int) -> None:
+        i = self._next
+        self._buf[i] = ns
+        i += 1
+        self._next = 0 if i == self.capacity else i
+        self.count += 1
+
+    def samples(self) -> npt.NDArray[np.int64]:
+        """The kept samples (a copy), oldest order not guaranteed."""
+        n = min(self.count, self.capacity)
+        return self._buf[:n].copy()
+
+    def percentile_us(self, q: float) -> float | None:
+        """The q-th percentile (0..100) of the kept samples in microseconds, None if empty."""
+        n = min(self.count, self.capacity)
+        if n == 0:
+            return None
+        return float(np.percentile(self._buf[:n], q)) / 1000.0
+
+
+class TickToOrder:
+    """Joins a market-data frame's receive time to the write of the batch that carried the
+    orders it caused.
+
+    ``mark(rx_ns, batch)`` is called when a market-data event produced actions; ``batch`` is
+    the writer's batch counter at that moment, so the first batch written *after* it holds
+    those orders. Marks made while one is open are ignored (the open one is older).
+    """
+
+    __slots__ = ("_batch", "_rx_ns", "ring")
+
+    def __init__(self, capacity: int = 65_536) -> None:
+        self.ring = LatencyRing(capacity)
+        self._rx_ns = 0
+        self._batch = 0
+
+    def mark(self, rx_ns: int, batch: int) -> None:
+        if self._rx_ns == 0 and rx_ns > 0:
+            self._rx_ns = rx_ns
+            self._batch = batch
+
+    def written(self, batch: int, tx_ns: int) -> None:
+        rx = self._rx_ns
+        if rx and batch > self._batch:
+            self._rx_ns = 0
+            if tx_ns >= rx:
+                self.ring.add(tx_ns - rx)
+
+    def reset(self) -> None:
+        """Forget an open mark (e.g. its orders were failed before being written)."""
+        self._rx_ns = 0

@@ -1,0 +1,229 @@
+"""``thalex-mm run``: resolve where to trade, start logging/journal/exchange, run, summarise.
+
+Everything a user can get wrong (flags, config fields, key files, URLs) is checked before
+the first connection and reported as ``UserError`` (one line, exit code 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+from thalex_mm.app.logs import QueueLogging
+from thalex_mm.app.run_stats import format_summary
+from thalex_mm.app.runner import STRATEGY, Runner
+from thalex_mm.app.settings import AppConfig, load_config
+from thalex_mm.errors import UserError
+from thalex_mm.venue.thalex.credentials import Credentials, load_credentials
+from thalex_mm.venue.thalex.networks import Endpoint, Network, resolve_endpoint, start_banner
+
+log = logging.getLogger("thalex_mm.run")
+T = TypeVar("T")
+
+NETWORK_ALIASES = {"local": "local", "testnet": "testnet", "prod": "production"}
+NETWORK_ALIASES["production"] = "production"
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """The command line of ``thalex-mm run`` (None: take the config file's value)."""
+
+    config: Path | None = None
+    duration_s: float | None = None
+    network: str | None = None
+    url: str | None = None
+    key_id: str | None = None
+    private_key_file: Path | None = None
+    journal: str | None = None
+    summary_json: Path | None = None
+    verbose: bool = False
+    allow_production: bool = False
+
+
+def effective_config(opts: RunOptions) -> AppConfig:
+    """The config file with the command line's overrides applied, validated."""
+    if opts.duration_s is not None and not opts.duration_s > 0:
+        raise UserError(f"--duration must be a positive number of seconds, got {opts.duration_s}")
+    cfg = load_config(opts.config)
+    venue = cfg.venue
+    if opts.network is not None:
+        network = NETWORK_ALIASES.get(opts.network)
+        if network is None:
+            raise UserError(f"--network must be local, testnet or prod, not {opts.network!r}")
+        venue = replace(venue, network=network, url=None if network != "local" else venue.url)  # type: ignore[arg-type]
+    if opts.url is not None:
+        if not opts.url.startswith(("ws://", "wss://")):
+            raise UserError(f"--url must start with ws:// or wss://, got {opts.url!r}")
+        if venue.network != "local":
+            raise UserError(f"--url cannot be combined with --network {venue.network}")
+        venue = replace(venue, url=opts.url)
+    if opts.key_id is not None:
+        venue = replace(venue, key_id=opts.key_id)
+    if opts.private_key_file is not None:
+        venue = replace(venue, private_key_file=str(opts.private_key_file))
+    run = cfg.run if opts.duration_s is None else replace(cfg.run, duration_s=opts.duration_s)
+    journal = cfg.journal if opts.journal is None else replace(cfg.journal, url=opts.journal)
+    if opts.summary_json is not None and not opts.summary_json.parent.is_dir():
+        raise UserError(f"--summary-json: folder {str(opts.summary_json.parent)!r} does not exist")
+    return replace(cfg, venue=venue, run=run, journal=journal)
+
+
+def uses_inprocess_exchange(cfg: AppConfig) -> bool:
+    return cfg.venue.network == "local" and cfg.venue.url is None
+
+
+def resolve_target(cfg: AppConfig, allow_production: bool) -> tuple[Endpoint, Credentials]:
+    """Endpoint and credentials for an external venue (not the in-process exchange)."""
+    v = cfg.venue
+    endpoint = resolve_endpoint(v.network, local_url=v.url, allow_production=allow_production)
+    if not v.key_id:
+        raise UserError(
+            f"network {v.network} needs an API key: --key-id KID (or venue.key_id) and "
+            f"--private-key-file PEM (or the variable {v.private_key_env})"
+        )
+    if v.private_key_file is not None:
+        creds = load_credentials(v.key_id, key_file=v.private_key_file)
+    else:
+        creds = load_credentials(v.key_id, key_env=v.private_key_env)
+    return endpoint, creds
+
+
+def _run_loop(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    try:
+        import uvloop  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+        return asyncio.run(main())
+    result: T = uvloop.run(main())
+    return result
+
+
+def run_command(opts: RunOptions, out: TextIO | None = None) -> int:
+    stream = out if out is not None else sys.stdout
+    cfg = effective_config(opts)
+    target = None if uses_inprocess_exchange(cfg) else resolve_target(cfg, opts.allow_production)
+    with QueueLogging(verbose=opts.verbose):
+        summary = _run_loop(lambda: _main(cfg, target, stream))
+    stream.write(format_summary(summary) + "\n")
+    stream.flush()
+    if opts.summary_json is not None:
+        try:
+            opts.summary_json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot write --summary-json {opts.summary_json}: {exc}") from None
+    return 0
+
+
+async def _main(
+    cfg: AppConfig, target: tuple[Endpoint, Credentials] | None, out: TextIO
+) -> dict[str, Any]:
+    exchange: Any = None
+    if target is None:
+        from thalex_mm.exchange.local import ExchangeConfig, LocalExchange  # noqa: PLC0415
+
+        lx = cfg.local_exchange
+        exchange = LocalExchange(
+            ExchangeConfig(
+                seed=lx.seed, time_scale=lx.time_scale, rate_scale=lx.rate_scale,
+                market=lx.market, replay=lx.replay,
+                market_options={"taker_rate_per_s": lx.taker_rate_per_s},
+            )
+        )  # fmt: skip
+        await exchange.start()
+        key = exchange.new_test_key()
+        endpoint = Endpoint(Network.LOCAL, exchange.url)
+        creds = Credentials(key.key_id, key.private_pem, "a generated test key")
+        mode = "local exchange (in-process, synthetic market)"
+    else:
+        endpoint, creds = target
+        mode = {
+            Network.LOCAL: "Thalex-protocol endpoint",
+            Network.TESTNET: "Thalex testnet",
+            Network.PRODUCTION: "THALEX PRODUCTION - LIVE, REAL MONEY",
+        }[endpoint.network]
+    try:
+        journal, first_id = _open_journal(cfg)
+        summary: dict[str, Any] | None = None
+        try:
+            summary = await _run(
+                cfg, endpoint, creds=creds, mode=mode, journal=journal, first_id=first_id, out=out
+            )
+            return summary
+        finally:
+            if journal is not None:
+                why = summary["stop_reason"] if summary is not None else "error"
+                journal.close(f"stopped by {why}")  # drains what is left (blocks briefly)
+    finally:
+        if exchange is not None:
+            await exchange.stop()
+
+
+def _open_journal(cfg: AppConfig) -> tuple[Any, int]:
+    if cfg.journal.url is None:
+        return None, 1
+    from thalex_mm.journal import JournalError, open_journal  # noqa: PLC0415
+    from thalex_mm.journal.query import max_client_order_ids  # noqa: PLC0415
+
+    j = cfg.journal
+    overrides: dict[str, Any] = {"writer": j.writer, "market_interval_ms": j.market_interval_ms}
+    if j.segment_dir is not None:
+        overrides["segment_dir"] = j.segment_dir
+    try:
+        journal = open_journal(j.url, **overrides)
+    except (JournalError, ValueError) as exc:
+        raise UserError(f"journal: {exc}") from None
+    try:
+        with journal.reader() as reader:
+            used = max_client_order_ids(reader, STRATEGY)
+    except Exception as exc:  # a journal we cannot query must not stop trading
+        log.warning("journal: cannot read the last client order ids (%s)", exc)
+        used = {}
+    return journal, max(used.values(), default=0) + 1
+
+
+async def _run(
+    cfg: AppConfig,
+    endpoint: Endpoint,
+    *,
+    creds: Credentials,
+    mode: str,
+    journal: Any,
+    first_id: int,
+    out: TextIO,
+) -> dict[str, Any]:
+    runner = Runner(
+        cfg, endpoint, creds, journal=journal, mode=mode, first_client_order_id=first_id
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, runner.request_stop, sig.name)
+    banner = start_banner(endpoint)
+    if banner is not None:
+        out.write(banner + "\n")
+    duration = cfg.run.duration_s
+    out.write(
+        f"thalex-mm run: {mode} at {endpoint.url} | instruments "
+        f"{', '.join(cfg.instrument_names)} | "
+        f"{'for ' + format(duration, 'g') + ' s' if duration else 'until Ctrl-C'} | "
+        f"journal {'off' if journal is None else 'on'}\n"
+    )
+    out.flush()
+    if journal is not None:
+        from thalex_mm import __version__  # noqa: PLC0415
+        from thalex_mm.app.settings import config_as_dict  # noqa: PLC0415
+
+        journal.start_run(
+            version=__version__, config=config_as_dict(cfg), venue=endpoint.url,
+            strategy=STRATEGY,
+        )  # fmt: skip
+    try:
+        return await runner.run(duration)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,97 @@
+"""The status line and the run summary, read from the engine's state and the run's counters.
+
+Called every few seconds (status) and once at the end (summary), never per message.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from thalex_mm.app.run_stats import RunStats, instrument_summary
+from thalex_mm.core.engine import Engine
+
+
+@dataclass(frozen=True, slots=True)
+class RunFacts:
+    """Run-wide numbers the runner knows (venue, timing, message counters)."""
+
+    venue: str
+    network: str
+    mode: str
+    started_at: float  # epoch seconds
+    elapsed_s: float
+    stop_reason: str
+    msgs_in: int
+    msgs_out: int
+    throttle_errors: int
+    reconnects: int
+    journal: str | None
+
+
+def status_line(
+    engine: Engine, stats: RunStats, in_per_s: float, out_per_s: float, blocked: str | None
+) -> str:
+    parts = []
+    for name, inst in engine.instruments.items():
+        st = stats.by_name[name]
+        bids = len(inst.last_bids) if inst.mq is not None else len(inst.orders.bids)
+        asks = len(inst.last_asks) if inst.mq is not None else len(inst.orders.asks)
+        pnl = inst.position.total_pnl(inst.mark())
+        parts.append(
+            f"{name} quotes {bids}b/{asks}a pos {inst.position.amount:+g} "
+            f"fills {st.fills} rejected {st.rejections} pnl {pnl:+.2f} "
+            f"{inst.risk.permit.state.name}"
+        )
+    ring = stats.tick_to_order.ring
+    p50, p99 = ring.percentile_us(50), ring.percentile_us(99)
+    lat = "n/a" if p50 is None or p99 is None else f"p50 {p50:.0f} us p99 {p99:.0f} us"
+    note = f" | NO NEW RISK: {blocked}" if blocked else ""
+    return (
+        f"status: {' | '.join(parts)} | msgs in {in_per_s:.0f}/s out {out_per_s:.0f}/s "
+        f"| tick-to-order {lat}{note}"
+    )
+
+
+def _pct(stats: RunStats | None, q: float) -> float | None:
+    value = stats.tick_to_order.ring.percentile_us(q) if stats is not None else None
+    return None if value is None else round(value, 1)
+
+
+def run_summary(engine: Engine | None, stats: RunStats | None, facts: RunFacts) -> dict[str, Any]:
+    elapsed = facts.elapsed_s
+    instruments: dict[str, Any] = {}
+    if engine is not None and stats is not None:
+        for name, inst in engine.instruments.items():
+            mark = inst.mark()
+            pos = inst.position
+            instruments[name] = instrument_summary(
+                stats.by_name[name],
+                position_lots=pos.lots,
+                realised=pos.realised,
+                unrealised=pos.unrealised(mark),
+                fees=pos.fees,
+                total_pnl=pos.total_pnl(mark),
+                state=inst.risk.permit.state.name,
+                elapsed_s=elapsed,
+            )
+    return {
+        "venue": facts.venue,
+        "network": facts.network,
+        "mode": facts.mode,
+        "instruments": instruments,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(facts.started_at)),
+        "duration_s": round(elapsed, 3),
+        "stop_reason": facts.stop_reason,
+        "msgs_in": facts.msgs_in,
+        "msgs_out": facts.msgs_out,
+        "msgs_in_per_s": round(facts.msgs_in / elapsed, 1),
+        "msgs_out_per_s": round(facts.msgs_out / elapsed, 1),
+        "tick_to_order_us_p50": _pct(stats, 50),
+        "tick_to_order_us_p99": _pct(stats, 99),
+        "tick_to_order_samples": stats.tick_to_order.ring.count if stats is not None else 0,
+        "throttle_errors": facts.throttle_errors,
+        "reconnects": facts.reconnects,
+        "journal": facts.journal,
+    }

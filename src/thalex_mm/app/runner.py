@@ -1,0 +1,398 @@
+"""The runner: one event loop joining the venue client, the core engine and the journal.
+
+Every venue event goes to ``Engine.handle_into`` on the loop, synchronously, as it is
+decoded; the actions go straight back to ``client.send_actions`` (never blocks) and the
+decisions to the journal (memory-mapped appends, no I/O). A timer task feeds the engine
+``Timer`` events, samples status for the periodic aggregated log line, writes position
+snapshots and watches the journal's back-pressure. Nothing on this path logs per message.
+
+The engine is built on the first event, when the venue's instrument list (tick and lot
+sizes) is known. Stopping (duration, signal, fatal problem) closes the client, which sends
+``cancel_session`` first so no order is left on the venue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from thalex_mm.app.journaling import JournalBridge
+from thalex_mm.app.reporting import RunFacts, run_summary, status_line
+from thalex_mm.app.run_stats import RunStats
+from thalex_mm.app.settings import AppConfig, public_channels
+from thalex_mm.core import actions as act
+from thalex_mm.core import events as ev
+from thalex_mm.core.config import EngineConfig, InstrumentConfig
+from thalex_mm.core.engine import Engine
+from thalex_mm.errors import UserError
+from thalex_mm.journal import Journal
+from thalex_mm.journal.sinks.base import redact_url
+from thalex_mm.venue.thalex.client import ClientConfig, ThalexClient, VenueError
+from thalex_mm.venue.thalex.credentials import Credentials
+from thalex_mm.venue.thalex.networks import Endpoint
+
+log = logging.getLogger("thalex_mm.run")
+
+_MARKET = (ev.Ticker, ev.BookTop, ev.BookUpdate)
+STRATEGY = "mm"
+
+
+class Runner:
+    """``await Runner(...).run(duration_s)`` -> the run summary (a dict, see run_stats)."""
+
+    def __init__(
+        self,
+        config: AppConfig,
+        endpoint: Endpoint,
+        credentials: Credentials | None,
+        *,
+        journal: Journal | None = None,
+        mode: str = "",
+        first_client_order_id: int = 1,
+        client_config: ClientConfig | None = None,
+    ) -> None:
+        self.config = config
+        self.endpoint = endpoint
+        self.mode = mode or endpoint.network.value
+        self.journal = journal
+        self.first_client_order_id = first_client_order_id
+        cc = client_config or ClientConfig(
+            public_channels=public_channels(config),
+            account=config.venue.account,
+            cancel_on_disconnect_s=config.venue.cancel_on_disconnect_s,
+        )
+        self.client = ThalexClient(endpoint, credentials, self._on_event, cc)
+        self.client.on_batch_written = self._on_batch_written
+        self.engine: Engine | None = None
+        self.stats: RunStats | None = None
+        self.bridge: JournalBridge | None = None
+        self.last_quote: dict[str, act.QuoteReport] = {}
+        self.kill_switches: list[act.KillSwitch] = []
+        self.on_decision: Callable[[act.Decision], None] | None = None  # tests, tools
+        self.fatal: str | None = None
+        self.stop_reason = ""
+        self.risk_blocked: str | None = None  # journal back-pressure reason while blocked
+        self.resyncs = 0
+        self.timer_errors = 0
+        self.started_at = 0.0
+        self._t0 = 0.0
+        self._stop = asyncio.Event()
+        self._closing = False
+        self._debug = False  # --verbose: every decision but quote reports is logged
+        self._actions: list[act.Action] = []
+        self._decisions: list[act.Decision] = []
+
+    # --- control ------------------------------------------------------------------------
+    def request_stop(self, reason: str) -> None:
+        """Stop soon (signal handlers, tests); the first reason given is reported."""
+        if not self.stop_reason:
+            self.stop_reason = reason
+        self._stop.set()
+
+    async def run(self, duration_s: float | None = None) -> dict[str, Any]:
+        """Connect, quote until ``duration_s`` or ``request_stop``, cancel, summarise."""
+        self.started_at = time.time()
+        self._t0 = time.monotonic()
+        self._debug = log.isEnabledFor(logging.DEBUG)
+        try:
+            await self.client.start()
+        except VenueError as exc:
+            await self.client.close()
+            raise UserError(self._missing_instrument() or self.fatal or str(exc)) from None
+        timer = asyncio.get_running_loop().create_task(self._timer_loop(), name="mm-timer")
+        try:
+            if self.fatal is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), duration_s)
+            if not self.stop_reason:
+                self.stop_reason = "duration" if self.fatal is None else "error"
+        finally:
+            timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
+            self._closing = True
+            await self.client.close()  # cancel_session, then close
+        if self.fatal is not None:
+            raise UserError(self.fatal)
+        return self.summary()
+
+    # --- engine construction ------------------------------------------------------------
+    def _missing_instrument(self) -> str | None:
+        """A config instrument the venue does not list (once its list is known), or None."""
+        specs = self.client.translator.specs
+        if not specs:
+            return None
+        for i, s in enumerate(self.config.instruments):
+            if s.name not in specs:
+                return (
+                    f"instruments[{i}].name: {s.name!r} is not traded on {self.endpoint.url} "
+                    f"(perpetuals and futures there: {', '.join(sorted(specs))})"
+                )
+        return None
+
+    def _build_engine(self) -> Engine | None:
+        specs = self.client.translator.specs
+        cfg = self.config
+        missing = self._missing_instrument()
+        if missing is not None:
+            self._fail(missing)
+            return None
+        instruments: list[InstrumentConfig] = []
+        for i, s in enumerate(cfg.instruments):
+            spec = specs[s.name]
+            try:
+                instruments.append(
+                    InstrumentConfig(
+                        spec, quote=s.quote, quoter=s.quoter, orders=s.orders, risk=s.risk,
+                        accounting=s.accounting, quoting=s.quoting,
+                    )
+                )  # fmt: skip
+            except ValueError as exc:
+                self._fail(f"instruments[{i}]: {exc}")
+                return None
+        try:
+            engine = Engine(
+                EngineConfig(
+                    tuple(instruments),
+                    first_client_order_id=self.first_client_order_id,
+                    max_total_loss=cfg.portfolio.max_total_loss,
+                    hedges=cfg.hedges,
+                )
+            )
+        except ValueError as exc:
+            self._fail(f"config: {exc}")
+            return None
+        self.engine = engine
+        self.stats = RunStats((c.spec for c in instruments), cfg.run.latency_samples)
+        if self.journal is not None:
+            models = {s.name: (s.quote.model, s.quote.gamma) for s in cfg.instruments}
+            self.bridge = JournalBridge(
+                self.journal, STRATEGY, {c.spec.name: c.spec for c in instruments}, models
+            )
+        return engine
+
+    def _fail(self, message: str) -> None:
+        if self.fatal is None:
+            self.fatal = message
+        self.request_stop("error")
+
+    # --- the hot path -------------------------------------------------------------------
+    def _on_event(self, event: ev.Event) -> None:
+        engine = self.engine
+        if engine is None:
+            if self.fatal is not None:
+                return
+            engine = self._build_engine()
+            if engine is None:
+                return
+        stats = self.stats
+        assert stats is not None
+        actions, decisions = self._actions, self._decisions
+        t = type(event)
+        if t is ev.ActionRejected:  # before the engine forgets whose action it was
+            self._on_rejected(event, engine, stats)  # type: ignore[arg-type]
+        engine.handle_into(event, actions, decisions)
+        bridge = self.bridge
+        if t in _MARKET:
+            name: str = event.instrument  # type: ignore[union-attr]
+            st = stats.by_name.get(name)
+            if st is not None:
+                st.market_msgs += 1
+                if actions and not self._closing:
+                    client = self.client
+                    st.tick_to_order.mark(client.rx_perf_ns, client.tx_batches)
+                    stats.tick_to_order.mark(client.rx_perf_ns, client.tx_batches)
+                if bridge is not None:
+                    bridge.market(name, event.now_ns, engine.instruments[name].market)
+        elif t is ev.OrderUpdate:
+            self._on_order_update(event, engine, stats)  # type: ignore[arg-type]
+        elif t is ev.FillsReplayed:
+            self._on_fills(event, engine, stats)  # type: ignore[arg-type]
+        elif t is ev.Resynced:
+            self._on_resynced(event, engine, stats)  # type: ignore[arg-type]
+        elif t is ev.Disconnected:
+            stats.tick_to_order.reset()
+            for st in stats.by_name.values():
+                st.tick_to_order.reset()
+        if actions:
+            if not self._closing:
+                self.client.send_actions(actions)
+                stats.count_actions(actions)
+                if bridge is not None:
+                    bridge.actions(actions, event.now_ns)
+            actions.clear()
+        if decisions:
+            self._on_decisions(decisions)
+            decisions.clear()
+
+    def _on_order_update(self, u: ev.OrderUpdate, engine: Engine, stats: RunStats) -> None:
+        st = stats.by_name.get(u.instrument)
+        if st is None:
+            return
+        inst = engine.instruments[u.instrument]
+        if u.fills:
+            mid = inst.market.mid()
+            for f in u.fills:
+                if stats.new_fill(f.trade_id):
+                    st.on_fill(f, mid)
+            st.on_position(inst.position.lots)
+        if self.bridge is not None:
+            self.bridge.order_update(u, inst.position.lots)
+
+    def _on_fills(self, e: ev.FillsReplayed, engine: Engine, stats: RunStats) -> None:
+        st = stats.by_name.get(e.instrument)
+        if st is None:
+            return
+        inst = engine.instruments[e.instrument]
+        mid = inst.market.mid()
+        for f in e.fills:
+            if stats.new_fill(f.trade_id):
+                st.on_fill(f, mid)
+                if self.bridge is not None:
+                    self.bridge.fill(
+                        e.instrument, "", None, f,
+                        now_ns=e.now_ns, position_lots=inst.position.lots,
+                    )  # fmt: skip
+        st.on_position(inst.position.lots)
+
+    def _on_rejected(self, e: ev.ActionRejected, engine: Engine, stats: RunStats) -> None:
+        """Count a venue rejection (code > 0) against the instrument whose action it was."""
+        if e.code > 0:
+            for st in stats.by_name.values():
+                inst = engine.instruments[st.spec.name]
+                if inst.orders.owns_action(e.action_id) or (
+                    inst.mq is not None and inst.mq.owns_action(e.action_id)
+                ):
+                    st.rejections += 1
+                    return
+
+    def _on_resynced(self, e: ev.Resynced, engine: Engine, stats: RunStats) -> None:
+        self.resyncs += 1
+        for u in e.open_orders:
+            st = stats.by_name.get(u.instrument)
+            if st is None:
+                continue
+            for f in u.fills:
+                # first resync: fills of a previous run's orders are history, not this run's
+                if stats.new_fill(f.trade_id) and self.resyncs > 1:
+                    st.on_fill(f, engine.instruments[u.instrument].market.mid())
+        for name, st in stats.by_name.items():
+            st.on_position(engine.instruments[name].position.lots)
+        if self.resyncs > 1:
+            log.warning("reconnected and resynced (%d reconnects so far)", self.resyncs - 1)
+
+    def _on_decisions(self, decisions: list[act.Decision]) -> None:
+        if self.bridge is not None:
+            self.bridge.decisions(decisions)
+        hook = self.on_decision
+        for d in decisions:
+            t = type(d)
+            if t is act.QuoteReport:
+                self.last_quote[d.instrument] = d  # type: ignore[assignment]
+            elif t is act.KillSwitch:
+                self.kill_switches.append(d)  # type: ignore[arg-type]
+                log.warning("kill switch: %s", d.reason)  # type: ignore[union-attr]
+            elif t is act.RiskStateChanged:
+                log.info(
+                    "%s: risk state %s -> %s (%s)",
+                    d.instrument, d.old.name, d.new.name, d.reason,  # type: ignore[union-attr]
+                )  # fmt: skip
+            elif t is act.PositionDiscrepancy:
+                log.warning("position discrepancy: %s", d)
+            elif self._debug:
+                log.debug("%s", d)
+            if hook is not None:
+                hook(d)
+
+    def _on_batch_written(self, batch: int, tx_ns: int) -> None:
+        if self.stats is not None:
+            self.stats.batch_written(batch, tx_ns)
+
+    # --- the timer: engine timer, status, journal upkeep --------------------------------
+    async def _timer_loop(self) -> None:
+        cfg = self.config
+        interval = cfg.run.timer_interval_ms / 1000
+        status_every = cfg.run.status_interval_s
+        position_every = cfg.journal.position_interval_s
+        next_status = time.monotonic() + status_every
+        next_position = time.monotonic() + position_every
+        last_in, last_out, last_t = 0, 0, time.monotonic()
+        while True:
+            await asyncio.sleep(interval)
+            if self.engine is not None and self.client.ready and not self._closing:
+                try:
+                    self._on_event(ev.Timer(time.time_ns()))
+                    self._check_backpressure()
+                except Exception:  # a bug must not stop the timer (and so the risk checks)
+                    self.timer_errors += 1
+                    if self.timer_errors == 1 or self.timer_errors % 1000 == 0:
+                        log.exception("error on the engine timer (%d so far)", self.timer_errors)
+            now = time.monotonic()
+            if self.bridge is not None and self.engine is not None and now >= next_position:
+                next_position = now + position_every
+                self.bridge.positions(self.engine.instruments, time.time_ns())
+            if now >= next_status:
+                next_status = now + status_every
+                frames_in = self.client.protocol.stats.frames
+                frames_out = self.client.tx_frames
+                span = max(now - last_t, 1e-9)
+                rate_in, rate_out = (frames_in - last_in) / span, (frames_out - last_out) / span
+                log.info("%s", self.status_line(rate_in, rate_out))
+                last_in, last_out, last_t = frames_in, frames_out, now
+
+    def _check_backpressure(self) -> None:
+        journal, engine = self.journal, self.engine
+        if journal is None or engine is None:
+            return
+        why = journal.backpressure
+        if why is None or self.risk_blocked is not None:
+            return
+        self.risk_blocked = why
+        log.error("journal back-pressure: no new risk is opened (%s)", why)
+        now = time.time_ns()
+        restrict = getattr(engine, "restrict", None)
+        decisions = self._decisions
+        if restrict is not None:
+            restrict(now, f"journal: {why}", decisions)
+        else:  # fallback: stop quoting altogether (cancels the orders)
+            for inst in engine.instruments.values():
+                mark = inst.mark()
+                inst.risk.halt_permanently(
+                    now, f"journal: {why}", inst.position.total_pnl(mark), decisions
+                )
+            self._on_event(ev.Timer(now))
+        if decisions:
+            self._on_decisions(decisions)
+            decisions.clear()
+
+    # --- reporting ----------------------------------------------------------------------
+    def status_line(self, in_per_s: float, out_per_s: float) -> str:
+        """One aggregated status line (quotes, position, fills, PnL, rates, latency)."""
+        if self.engine is None or self.stats is None:
+            return f"status: connecting to {self.endpoint.url}"
+        return status_line(self.engine, self.stats, in_per_s, out_per_s, self.risk_blocked)
+
+    def summary(self) -> dict[str, Any]:
+        """The run summary (see run_stats.RUN_KEYS / INSTRUMENT_KEYS)."""
+        client = self.client
+        return run_summary(
+            self.engine,
+            self.stats,
+            RunFacts(
+                venue=self.endpoint.url,
+                network=self.endpoint.network.value,
+                mode=self.mode,
+                started_at=self.started_at,
+                elapsed_s=max(time.monotonic() - self._t0, 1e-9),
+                stop_reason=self.stop_reason or "duration",
+                msgs_in=client.protocol.stats.frames,
+                msgs_out=client.tx_frames,
+                throttle_errors=client.protocol.stats.throttle_errors,
+                reconnects=max(self.resyncs - 1, 0),
+                journal=None if self.journal is None else redact_url(self.journal.settings.url),
+            ),
+        )

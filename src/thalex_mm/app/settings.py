@@ -1,0 +1,223 @@
+"""The application's config file: one TOML file; secrets come from files or the environment.
+
+Every section is a frozen dataclass validated on construction; ``load_config`` parses the
+file, rejects unknown keys and reports the first bad value as one line naming the field
+(``instruments[0].risk.max_position: ...``). The per-instrument sections reuse the core's
+own config classes (``QuoteParams``, ``QuoterConfig``, ``OrderManagerConfig``, ``RiskConfig``,
+``AccountingConfig``), so the file and the engine can never disagree about a field.
+
+Checks that need the venue (tick and lot sizes) run when the engine is built at start-up.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from thalex_mm.app.strict_convert import ConfigError, strict_convert
+from thalex_mm.core.config import (
+    AccountingConfig,
+    HedgeConfig,
+    OrderManagerConfig,
+    QuoterConfig,
+    RiskConfig,
+)
+from thalex_mm.errors import UserError
+from thalex_mm.model.quote import LadderParams, QuoteParams
+
+NetworkName = Literal["local", "testnet", "production"]
+
+
+@dataclass(frozen=True, slots=True)
+class VenueSettings:
+    """Where to trade. Production also needs ``--i-understand-this-is-production``."""
+
+    network: NetworkName = "local"
+    url: str | None = None  # any endpoint speaking the Thalex protocol (network "local" only)
+    key_id: str | None = None
+    private_key_file: str | None = None  # else the variable named by private_key_env
+    private_key_env: str = "THALEX_MM_PRIVATE_KEY"
+    account: str | None = None
+    cancel_on_disconnect_s: int = 6
+
+    def __post_init__(self) -> None:
+        if self.url is not None and not self.url.startswith(("ws://", "wss://")):
+            raise ValueError(f"venue.url must start with ws:// or wss://, got {self.url!r}")
+        if self.url is not None and self.network != "local":
+            raise ValueError("venue.url is only allowed with network = 'local'")
+        if not 1 <= self.cancel_on_disconnect_s <= 3600:
+            raise ValueError("venue.cancel_on_disconnect_s must be 1..3600 seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class LocalExchangeSettings:
+    """The in-process exchange started when network is 'local' and no url is given."""
+
+    seed: int = 0
+    time_scale: float = 1.0  # simulated seconds per real second
+    rate_scale: float = 1.0  # multiplies the venue's message-rate limits
+    market: bool = True  # run the synthetic market
+    replay: str | None = None  # recorded window to replay instead
+    taker_rate_per_s: float = 2.0  # uninformed taker arrivals per side and second
+
+    def __post_init__(self) -> None:
+        if not (0 < self.time_scale < math.inf):
+            raise ValueError("local_exchange.time_scale must be positive")
+        if not (0 < self.rate_scale < math.inf):
+            raise ValueError("local_exchange.rate_scale must be positive")
+        if not (0 <= self.taker_rate_per_s < math.inf):
+            raise ValueError("local_exchange.taker_rate_per_s must be >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """How long to run and how often to report."""
+
+    duration_s: float | None = None  # None: until Ctrl-C / SIGTERM
+    status_interval_s: float = 5.0  # aggregated status line period
+    timer_interval_ms: float = 100.0  # engine timer (refresh, staleness, timeouts)
+    book_depth: int = 10  # levels of the public book subscribed to; 0: top of book only
+    latency_samples: int = 65_536  # tick-to-order samples kept (a fixed ring)
+
+    def __post_init__(self) -> None:
+        if self.duration_s is not None and not (0 < self.duration_s < math.inf):
+            raise ValueError(f"run.duration_s must be positive, got {self.duration_s!r}")
+        if not (0 < self.status_interval_s < math.inf):
+            raise ValueError("run.status_interval_s must be positive")
+        if not (1 <= self.timer_interval_ms <= 60_000):
+            raise ValueError("run.timer_interval_ms must be 1..60000")
+        if self.book_depth < 0 or self.book_depth > 1000:
+            raise ValueError("run.book_depth must be 0..1000")
+        if self.latency_samples < 1:
+            raise ValueError("run.latency_samples must be >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class JournalConfig:
+    """The durable record of the run (off by default; ``--journal URL`` turns it on)."""
+
+    url: str | None = None  # sqlite:///path.db, postgresql://..., questdb://...
+    segment_dir: str | None = None  # default: next to the SQLite file or ./data
+    writer: Literal["process", "thread"] = "process"
+    market_interval_ms: float = 100.0  # market snapshots sampled at most this often
+    position_interval_s: float = 1.0  # position snapshots this often
+
+    def __post_init__(self) -> None:
+        if not (0 < self.market_interval_ms < math.inf):
+            raise ValueError("journal.market_interval_ms must be positive")
+        if not (0 < self.position_interval_s < math.inf):
+            raise ValueError("journal.position_interval_s must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioSettings:
+    max_total_loss: float | None = None  # all instruments' PnL below -this halts everything
+
+    def __post_init__(self) -> None:
+        if self.max_total_loss is not None and not (0 < self.max_total_loss < math.inf):
+            raise ValueError("portfolio.max_total_loss must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentSettings:
+    """One quoted (or only tracked) instrument, with its own parameters."""
+
+    name: str
+    quoting: bool = True
+    quote: QuoteParams = field(default_factory=QuoteParams)
+    quoter: QuoterConfig = field(default_factory=QuoterConfig)
+    orders: OrderManagerConfig = field(default_factory=OrderManagerConfig)
+    risk: RiskConfig = field(default_factory=RiskConfig)
+    accounting: AccountingConfig = field(default_factory=AccountingConfig)
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ValueError("name must not be empty")
+
+
+def demo_instrument(name: str = "BTC-PERPETUAL") -> InstrumentSettings:
+    """What runs with no config: a small BTC-PERPETUAL quoter that is quoting within a second
+    (volatility prior instead of a warm-up) and stays inside the default message rates."""
+    return InstrumentSettings(
+        name,
+        quote=QuoteParams(gamma=0.1, lot_size=0.001, ladder=LadderParams(levels=3)),
+        quoter=QuoterConfig(sigma_default=2.0),
+        orders=OrderManagerConfig(amend_threshold_ticks=3, min_update_interval_ms=100.0),
+        risk=RiskConfig(max_position=0.01),
+    )
+
+
+def _default_instruments() -> tuple[InstrumentSettings, ...]:
+    return (demo_instrument(),)
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    venue: VenueSettings = field(default_factory=VenueSettings)
+    local_exchange: LocalExchangeSettings = field(default_factory=LocalExchangeSettings)
+    run: RunSettings = field(default_factory=RunSettings)
+    journal: JournalConfig = field(default_factory=JournalConfig)
+    portfolio: PortfolioSettings = field(default_factory=PortfolioSettings)
+    instruments: tuple[InstrumentSettings, ...] = field(default_factory=_default_instruments)
+    hedges: tuple[HedgeConfig, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.instruments:
+            raise ValueError("instruments must list at least one instrument")
+        names = [i.name for i in self.instruments]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"instruments lists {', '.join(dupes)} more than once")
+        for hedge in self.hedges:
+            for name in (hedge.quoted, hedge.hedge):
+                if name not in names:
+                    raise ValueError(f"hedge instrument {name!r} is not in instruments")
+
+    @property
+    def instrument_names(self) -> tuple[str, ...]:
+        return tuple(i.name for i in self.instruments)
+
+
+def public_channels(config: AppConfig) -> tuple[str, ...]:
+    """Per instrument: the raw ticker (mark, index, funding) and the book (or top of book)."""
+    depth = config.run.book_depth
+    out: list[str] = []
+    for inst in config.instruments:
+        out.append(f"ticker.{inst.name}.raw")
+        out.append(f"book.{inst.name}.none.{depth}.raw" if depth > 0 else f"lwt.{inst.name}.raw")
+    return tuple(out)
+
+
+def config_from_data(data: dict[str, Any]) -> AppConfig:
+    """Typed config from parsed TOML; ConfigError names the bad field."""
+    return strict_convert(data, AppConfig)
+
+
+def load_config(path: str | Path | None) -> AppConfig:
+    """Read and validate ``path`` (None: the defaults). UserError names the problem."""
+    if path is None:
+        return AppConfig()
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot read config file {str(p)!r}: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"config file {p}: not valid TOML: {exc}") from None
+    try:
+        return config_from_data(data)
+    except ConfigError as exc:
+        raise UserError(f"config file {p}: {exc}") from None
+
+
+def config_as_dict(config: AppConfig) -> dict[str, Any]:
+    """Plain data (for the journal's run metadata; it redacts secret-looking keys)."""
+    import msgspec  # noqa: PLC0415
+
+    data: dict[str, Any] = msgspec.to_builtins(config)
+    return data

@@ -1,0 +1,33 @@
+"""`thalex-mm config check FILE`: validate a run config without connecting anywhere."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("config", help="check a run config file")
+    actions = parser.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    check = actions.add_parser(
+        "check",
+        help="validate FILE (unknown or bad fields are named; exit code 2 on a problem)",
+    )
+    check.add_argument("file", metavar="FILE", type=Path)
+    check.set_defaults(handler=check_file)
+
+
+def check_file(args: argparse.Namespace) -> int:
+    from thalex_mm.app.settings import load_config  # noqa: PLC0415
+
+    cfg = load_config(args.file)
+    venue = cfg.venue
+    where = venue.url or (
+        "an in-process local exchange" if venue.network == "local" else venue.network
+    )
+    print(
+        f"{args.file}: OK - {len(cfg.instruments)} instrument(s) "
+        f"({', '.join(cfg.instrument_names)}) on {where}"
+    )
+    return 0

@@ -1,0 +1,85 @@
+"""Core actions, events and decisions become journal records in venue units."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from thalex_mm.app.journaling import JournalBridge
+from thalex_mm.core import actions as act
+from thalex_mm.core import events as ev
+from thalex_mm.domain import InstrumentKind, InstrumentSpec, Side
+from thalex_mm.journal import Fill, OrderAction, QuoteDecision, RiskEvent
+from thalex_mm.model.quote import Level
+
+SPEC = InstrumentSpec("ETH-PERPETUAL", InstrumentKind.PERPETUAL, "ETHUSD", 0.1, 0.01, 0.01)
+
+
+class FakeJournal:
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+
+    def append(self, record: Any) -> bool:
+        self.records.append(record)
+        return True
+
+    offer_market = append
+
+
+def _bridge() -> tuple[JournalBridge, FakeJournal]:
+    fake = FakeJournal()
+    bridge = JournalBridge(fake, "mm", {SPEC.name: SPEC}, {SPEC.name: ("glft", 0.2)})  # type: ignore[arg-type]
+    return bridge, fake
+
+
+def test_actions_in_prices_and_amounts() -> None:
+    bridge, fake = _bridge()
+    bridge.actions(
+        [
+            act.Insert(1, SPEC.name, 7, Side.SELL, 30_015, 25),
+            act.Amend(2, SPEC.name, 7, "oid", 30_012, 30),
+            act.Cancel(3, SPEC.name, None, "oid"),
+            act.MassQuote(4, SPEC.name, (Level(29_990, 5),), ()),
+            act.CancelAll(5, "kill"),
+        ],
+        now_ns=123,
+    )
+    ins, amend, cancel, mq, kill = fake.records
+    assert all(isinstance(r, OrderAction) and r.ts_ns == 123 for r in fake.records)
+    assert (ins.action, ins.side, ins.price, ins.amount) == ("insert", -1, 3001.5, 0.25)
+    assert (amend.order_id, amend.price, amend.amount) == ("oid", 3001.2, 0.3)
+    assert cancel.action == "cancel" and cancel.client_order_id is None
+    assert mq.levels == [[1.0, 2999.0, 0.05]]
+    assert kill.action == "cancel_all"
+
+
+def test_order_update_writes_the_update_and_each_fill() -> None:
+    bridge, fake = _bridge()
+    fill = ev.Fill("t1", Side.BUY, 30_000, 2, True, math.nan)
+    u = ev.OrderUpdate(
+        9, SPEC.name, "oid", 7, Side.BUY, ev.OrderStatus.from_wire("partially_filled"),
+        30_000, 5, 2, 3, (fill,),
+    )  # fmt: skip
+    bridge.order_update(u, position_lots=4)
+    update, rec = fake.records
+    assert update.status == "partially_filled" and update.filled_amount == 0.02
+    assert isinstance(rec, Fill)
+    assert (rec.price, rec.amount, rec.fee, rec.position_after) == (3000.0, 0.02, 0.0, 0.04)
+    assert rec.maker_taker == "maker"
+
+
+def test_decisions_become_quote_and_risk_records() -> None:
+    bridge, fake = _bridge()
+    report = act.QuoteReport(
+        5, SPEC.name, 3000.0, 0.5, 1.0, 2.0, -3, 3000.4, (Level(29_995, 1),),
+        (Level(30_010, 2),), act.TradingState.ACTIVE, 1.0,
+    )  # fmt: skip
+    bridge.decisions(
+        [report, act.KillSwitch(6, SPEC.name, "max loss", -12.5), act.NoQuoteReport(7, "", "x")]
+    )
+    quote, kill, no_quote = fake.records
+    assert isinstance(quote, QuoteDecision)
+    assert (quote.model, quote.gamma, quote.q) == ("glft", 0.2, -0.03)
+    assert quote.spread == 1.5 and quote.bids == [[2999.5, 0.01]]
+    assert isinstance(kill, RiskEvent) and kill.kind == "kill_switch" and "-12.5" in kill.detail
+    assert no_quote.kind == "no_quote"

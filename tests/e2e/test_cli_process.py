@@ -1,0 +1,96 @@
+"""`thalex-mm run` as a real process: duration, summary JSON, SIGTERM, bad config."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from thalex_mm.app.run_stats import INSTRUMENT_KEYS, RUN_KEYS
+from thalex_mm.domain import Side
+from thalex_mm.exchange.local import LocalExchange
+
+from .conftest import exchange_config, wait_until
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("THALEX_MM_PRIVATE_KEY", None)
+    return env
+
+
+async def _spawn(*args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "thalex_mm", "run", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(),
+    )  # fmt: skip
+
+
+async def test_run_duration_exits_zero_and_writes_the_summary(tmp_path: Path) -> None:
+    out_file = tmp_path / "summary.json"
+    proc = await _spawn("--duration", "5", "--summary-json", str(out_file))
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    text = stdout.decode()
+    assert proc.returncode == 0, stderr.decode()[-2000:]
+    assert "thalex-mm run: local exchange" in text  # the start line
+    assert "run summary:" in text and "BTC-PERPETUAL" in text
+    assert "Traceback" not in stderr.decode()
+    summary = json.loads(out_file.read_text())
+    assert set(RUN_KEYS) <= set(summary)
+    inst = summary["instruments"]["BTC-PERPETUAL"]
+    assert set(INSTRUMENT_KEYS) <= set(inst)
+    assert summary["stop_reason"] == "duration"
+    assert 4.5 <= summary["duration_s"] < 15
+    assert inst["quotes_inserted"] > 0
+    # the text and the JSON report the same numbers
+    assert f"inserted {inst['quotes_inserted']}," in text
+    assert f"{inst['fills']} fills" in text
+
+
+async def test_sigterm_leaves_no_open_orders(tmp_path: Path) -> None:
+    async with LocalExchange(exchange_config()) as ex:
+        key = ex.new_test_key()
+        pem = tmp_path / "private.pem"
+        pem.write_bytes(key.private_pem)
+        out_file = tmp_path / "summary.json"
+        proc = await _spawn(
+            "--url", ex.url, "--key-id", key.key_id, "--private-key-file", str(pem),
+            "--summary-json", str(out_file),
+        )  # fmt: skip
+        try:
+            await wait_until(
+                lambda: (
+                    {o.direction for o in ex.engine.open_orders(key.account)}
+                    == {Side.BUY, Side.SELL}
+                ),
+                30.0,
+                "the subprocess to quote both sides",
+            )
+            proc.send_signal(signal.SIGTERM)
+            stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        assert proc.returncode == 0, stderr.decode()[-2000:]
+        assert ex.engine.open_orders(key.account) == []
+    assert "run summary:" in stdout.decode()
+    assert json.loads(out_file.read_text())["stop_reason"] == "SIGTERM"
+
+
+async def test_bad_config_field_fails_at_start_naming_it(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[[instruments]]\nname = "BTC-PERPETUAL"\n[instruments.risk]\nmax_postion = 1\n')
+    proc = await _spawn("--config", str(cfg), "--duration", "5")
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2
+    lines = stderr.decode().strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "instruments[0].risk.max_postion" in lines[0]
+    assert "Traceback" not in stderr.decode() and stdout == b""
