@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/thalex-mm paper-table $(ARGS)
+	$(BIN)/thalex-mm run --duration 60 $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
