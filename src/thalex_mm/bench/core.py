@@ -6,7 +6,12 @@ Metrics: ``core_tick_to_order_us_*``: a book update moving the mid by one tick (
 guard, model, ladder shaping, diff, final guard, and the amends it produces) with a 2-tick
 amend threshold; ``core_tick_noop_us_median``: a book update that changes nothing;
 ``core_reply_us_median``: one order reply (which re-runs the cycle);
-``core_requote_all_us_median``: the worst case, every level of both sides moved by an amend.
+``core_requote_all_us_*``: the worst case, every level of both sides moved by an amend.
+
+``core_wire_*``: the same two scenarios from the market-data frame's bytes to the order
+frames' bytes, i.e. with the venue edge (protocol decode, translation to a core event, the
+core, translation of its actions, throttle and request encoding); no socket. The replies go
+straight to the core there, as in the core-only scenarios.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import gc
 import random
 import statistics
 import time
+
+import msgspec
 
 from thalex_mm.core import events as ev
 from thalex_mm.core.actions import Action, Amend, Cancel, Decision, Insert
@@ -28,9 +35,23 @@ from thalex_mm.core.config import (
 from thalex_mm.core.engine import Engine
 from thalex_mm.domain import InstrumentKind, InstrumentSpec, Side
 from thalex_mm.model.quote import LadderParams, QuoteParams
+from thalex_mm.venue.thalex import messages as wire
+from thalex_mm.venue.thalex.protocol import ThalexProtocol
+from thalex_mm.venue.thalex.translate import Translator
 
 NAME = "BTC-PERPETUAL"
 SPEC = InstrumentSpec(NAME, InstrumentKind.PERPETUAL, "BTCUSD", 1.0, 0.001, 0.001, "FBTCUSD")
+# the same instrument as the venue describes it (for the wire scenario's translator)
+WIRE_INSTRUMENT = wire.Instrument(
+    instrument_name=NAME,
+    type="perpetual",
+    product="FBTCUSD",
+    tick_size=1.0,
+    volume_tick_size=0.001,
+    min_order_amount=0.001,
+    underlying="BTCUSD",
+)
+LWT_CHANNEL = f"lwt.{NAME}.1000ms"
 
 
 def _engine(threshold: int) -> Engine:
@@ -115,6 +136,78 @@ def _scenario(ticks: int, threshold: int, steps: tuple[int, ...]) -> dict[str, l
     return out
 
 
+class _Wire:
+    """The venue edge without a socket: frames in through the protocol and translator, the
+    core's actions out as encoded request frames."""
+
+    def __init__(self, engine: Engine, actions: list[Action], decisions: list[Decision]) -> None:
+        self.translator = Translator(lambda e: engine.handle_into(e, actions, decisions))
+        self.translator.set_instruments([WIRE_INSTRUMENT])
+        self.protocol = ThalexProtocol(lambda *_: None, 0)  # replies are simulated, not wired
+        entry = self.translator.handler_for(LWT_CHANNEL)
+        assert entry is not None
+        self.protocol.route(LWT_CHANNEL, entry[0], entry[1])
+        self.forget_requests(0)
+        self.encoder = msgspec.json.Encoder()
+
+    def frame(self, mid: int) -> bytes:
+        top = {"m": float(mid), "b": [mid - 2.0, 0.01, 0.0], "a": [mid + 2.0, 0.01, 0.0]}
+        return self.encoder.encode({"channel_name": LWT_CHANNEL, "notification": top})
+
+    def tick(self, frame: bytes, now: int, actions: list[Action]) -> list[bytes]:
+        """Frame in -> the order frames out (what the runner does per market-data frame)."""
+        self.protocol.receive(frame, now)
+        submit = self.protocol.submit
+        requests_for = self.translator.requests_for
+        for action in actions:
+            for method, params, context in requests_for(action, now):
+                submit(method, params, now, context)
+        return self.protocol.take_outgoing()
+
+    def forget_requests(self, now: int) -> None:
+        """Drop the pending table (its replies are simulated) and start a fresh throttle, at
+        the non-persistent session's rate as the client sets it (so a full requote is not
+        held back: the throttle's cost is timed, its waiting is not)."""
+        self.protocol.connection_lost(now)
+        self.protocol.throttle.set_non_persistent(now)
+        self.protocol.ready = True
+
+
+def _wire_scenario(ticks: int, threshold: int, steps: tuple[int, ...]) -> dict[str, list[int]]:
+    """``_scenario``'s moving ticks, timed from the frame's bytes to the order frames."""
+    rng = random.Random(7)
+    engine = _engine(threshold)
+    venue = _Venue()
+    actions: list[Action] = []
+    decisions: list[Decision] = []
+    edge = _Wire(engine, actions, decisions)
+    now = 1_000_000
+    mid = 100_000
+    engine.handle_into(ev.Ticker(now, NAME, float(mid), float(mid)), actions, decisions)
+    out: dict[str, list[int]] = {"moving": [], "frames": []}
+    clock = time.perf_counter_ns
+    for i in range(ticks):
+        now += 1_000_000
+        if i % 50 == 0:
+            engine.handle_into(ev.Ticker(now, NAME, float(mid), float(mid)), actions, decisions)
+        mid += rng.choice(steps)
+        frame = edge.frame(mid)
+        actions.clear()
+        t0 = clock()
+        frames = edge.tick(frame, now, actions)
+        out["moving"].append(clock() - t0)
+        out["frames"].append(len(frames))
+        sent = list(actions)
+        while sent:
+            update = venue.reply(sent.pop(), now)
+            actions.clear()
+            engine.handle_into(update, actions, decisions)
+            sent.extend(actions)
+        edge.forget_requests(now)
+        decisions.clear()
+    return out
+
+
 def _us(data: list[int], q: float) -> float:
     ordered = sorted(data)
     if not ordered:
@@ -133,6 +226,8 @@ def run(quick: bool) -> dict[str, float | int | str]:
         typical = _scenario(ticks, threshold=2, steps=(-1, 1))
         # worst case: every event moves every level (threshold 1, jumps of 5 ticks)
         full = _scenario(ticks // 4, threshold=1, steps=(-5, 5))
+        wire_typical = _wire_scenario(ticks, threshold=2, steps=(-1, 1))
+        wire_full = _wire_scenario(ticks // 4, threshold=1, steps=(-5, 5))
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -144,6 +239,14 @@ def run(quick: bool) -> dict[str, float | int | str]:
         "core_tick_noop_us_median": _us(typical["noop"], 0.5),
         "core_reply_us_median": _us(typical["reply"], 0.5),
         "core_requote_all_us_median": _us(full["moving"], 0.5),
+        "core_requote_all_us_p90": _us(full["moving"], 0.9),
+        "core_requote_all_us_p99": _us(full["moving"], 0.99),
         "core_requote_all_actions_per_tick": round(statistics.mean(full["actions"]), 2),
+        "core_wire_tick_to_order_us_median": _us(wire_typical["moving"], 0.5),
+        "core_wire_tick_to_order_us_p90": _us(wire_typical["moving"], 0.9),
+        "core_wire_tick_to_order_us_p99": _us(wire_typical["moving"], 0.99),
+        "core_wire_requote_all_us_median": _us(wire_full["moving"], 0.5),
+        "core_wire_requote_all_us_p99": _us(wire_full["moving"], 0.99),
+        "core_wire_frames_per_requote_all": round(statistics.mean(wire_full["frames"]), 2),
         "core_ticks": ticks,
     }

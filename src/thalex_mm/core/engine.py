@@ -33,6 +33,8 @@ from thalex_mm.core.instrument import Instrument
 from thalex_mm.core.position import TradeIds
 from thalex_mm.model.quote import NoQuote
 
+_HALTED = TradingState.HALTED
+
 
 class Engine:
     def __init__(self, config: EngineConfig) -> None:
@@ -293,7 +295,7 @@ class Engine:
         if not inst.cfg.quoting:
             return
         permit = risk.permit
-        if permit.state == TradingState.HALTED:
+        if permit.state is _HALTED:
             self._pull(inst, now, actions, decisions, "halted")
             return
         stale = inst.market.stale_reason(now, inst.max_age_ns)

@@ -15,30 +15,44 @@ a new bid price must stay below every price any of our asks may have (worst case
 confirmed and in-flight prices), and the other way round; the worst-case remaining size of
 all orders on a side never exceeds the room the risk manager gives that side; every price and
 size passes the final guard.
+
+Speed (the diff runs on every event): a side is not diffed again while its inputs (ladder,
+room, the other side's bound) and its orders are unchanged, or while the new ladder is within
+the threshold of orders that owe nothing; a reply that lands an order exactly where the last
+diff sent it does not count as a change when that diff left nothing owed. These skips only
+ever skip diffs that would find nothing to do (``tests/core/test_fast_paths.py``).
 """
 
 from __future__ import annotations
 
 from operator import attrgetter
+from typing import cast
 
+from thalex_mm.core import pairing
 from thalex_mm.core.actions import Action, Amend, Cancel, Decision, GuardRejection, Insert, Ladder
 from thalex_mm.core.config import OrderManagerConfig
 from thalex_mm.core.guard import OrderGuard
 from thalex_mm.core.ids import IdSource
 from thalex_mm.core.order_tracker import OrderTracker
 from thalex_mm.core.orders import Order, OrderState
+from thalex_mm.core.pairing import BIG
 from thalex_mm.domain import Side
 
 _MS = 1_000_000
-_BIG = 1 << 62
-_SHIFTS = (1, -1, 2, -2)
 _TARGET_PRICE = attrgetter("target_price_ticks")
+# Enum members as module constants: ``Side.BUY`` costs a class attribute lookup (~60 ns)
+# each time, which adds up on the per-level loops below.
+_BUY = Side.BUY
+_SELL = Side.SELL
+_LIVE = OrderState.LIVE
+_PENDING_CANCEL = OrderState.PENDING_CANCEL
 
 
 class OrderManager(OrderTracker):
     """The diff: desired ladders in, actions out (the bookkeeping is ``OrderTracker``'s)."""
 
     __slots__ = (
+        "_bounds",
         "_min_interval_ns",
         "_ranked",
         "_refresh_ns",
@@ -60,9 +74,17 @@ class OrderManager(OrderTracker):
         # time rule (min interval, refresh) may next allow an action; with those unchanged
         # and no order changed (``_side_dirty``), the side is skipped.
         self._side_key: list[object] = [None, None]
-        self._side_wake = [_BIG, _BIG]
-        # per side: the orders best first, when the last diff found nothing to do
+        self._side_wake = [BIG, BIG]
+        # Per side: the orders best first when the last diff left nothing owed to any order
+        # (quiet, or settled: every order exactly on its level once the amends land), else
+        # None. While set, a reply or feed update that leaves an order exactly at its target
+        # needs no new diff (``_order_at_target``), nor does a new ladder within the
+        # threshold of it (``_still_quiet``).
         self._ranked: list[list[Order] | None] = [None, None]
+        # the price our bids must stay below (lowest ask, worst case) and the one our asks
+        # must stay above; None when the orders they come from may have changed (that side
+        # is dirty or was just diffed: the same rule as ``_side_dirty``)
+        self._bounds: list[int | None] = [None, None]
 
     # --- the diff -----------------------------------------------------------------------
     def sync(
@@ -92,36 +114,35 @@ class OrderManager(OrderTracker):
         dirty = self._side_dirty
         keys = self._side_key
         wake = self._side_wake
-        ask_floor = _BIG
-        for o in self.asks:
-            p = o.price_ticks if o.price_ticks < o.target_price_ticks else o.target_price_ticks
-            if p < ask_floor:  # noqa: PLR1730 - min() is slower on this hot path
-                ask_floor = p
-        key = (bids, buy_room, reduce_only_side is Side.BUY, ask_floor)
+        bounds = self._bounds
+        ask_floor = bounds[0]
+        if ask_floor is None or dirty[1]:
+            ask_floor = bounds[0] = pairing.lowest_ask(self.asks)
+        key = (bids, buy_room, reduce_only_side is _BUY, ask_floor)
         if dirty[0] or now_ns >= wake[0] or key != keys[0]:
             keys[0] = key
             if dirty[0] or now_ns >= wake[0] or not self._still_quiet(0, bids):
                 dirty[0] = False
                 self._sync_side(
-                    Side.BUY, bids, self.bids, bound=ask_floor, room=buy_room,
-                    reduce_only=reduce_only_side is Side.BUY, now=now_ns, actions=actions,
+                    _BUY, bids, self.bids, bound=ask_floor, room=buy_room,
+                    reduce_only=reduce_only_side is _BUY, now=now_ns, actions=actions,
                     decisions=decisions,
                 )  # fmt: skip
-        bid_ceiling = -_BIG
-        for o in self.bids:
-            p = o.price_ticks if o.price_ticks > o.target_price_ticks else o.target_price_ticks
-            if p > bid_ceiling:  # noqa: PLR1730
-                bid_ceiling = p
-        key = (asks, sell_room, reduce_only_side is Side.SELL, bid_ceiling)
+                bounds[1] = None
+        bid_ceiling = bounds[1]
+        if bid_ceiling is None or dirty[0]:
+            bid_ceiling = bounds[1] = pairing.highest_bid(self.bids)
+        key = (asks, sell_room, reduce_only_side is _SELL, bid_ceiling)
         if dirty[1] or now_ns >= wake[1] or key != keys[1]:
             keys[1] = key
             if dirty[1] or now_ns >= wake[1] or not self._still_quiet(1, asks):
                 dirty[1] = False
                 self._sync_side(
-                    Side.SELL, asks, self.asks, bound=bid_ceiling, room=sell_room,
-                    reduce_only=reduce_only_side is Side.SELL, now=now_ns, actions=actions,
+                    _SELL, asks, self.asks, bound=bid_ceiling, room=sell_room,
+                    reduce_only=reduce_only_side is _SELL, now=now_ns, actions=actions,
                     decisions=decisions,
                 )  # fmt: skip
+                bounds[0] = None
 
     def _sync_side(
         self,
@@ -136,45 +157,40 @@ class OrderManager(OrderTracker):
         actions: list[Action],
         decisions: list[Decision],
     ) -> None:
-        buy = side is Side.BUY
+        buy = side is _BUY
         n = len(desired)
-        pending_cancel = OrderState.PENDING_CANCEL
-        active: list[Order] = []
-        exposure = 0  # worst-case remaining lots of every order on this side
-        for o in orders:
-            if o.state != pending_cancel:
-                active.append(o)
-            filled = o.filled_lots
-            a = o.amount_lots if o.amount_lots > o.target_amount_lots else o.target_amount_lots
-            if a > filled:
-                exposure += a - filled
+        active = [o for o in orders if o.state is not _PENDING_CANCEL]
         if len(active) > 1:
             active.sort(key=_TARGET_PRICE, reverse=buy)
-        shift, cost = self._best_shift(active, desired)
+        shift, all_within = pairing.best_shift(active, desired, self.cfg.amend_threshold_ticks)
         refresh = self._refresh_ns
         # Every order within the threshold of its level: the common quiet case.
         side_index = 0 if buy else 1
-        self._side_wake[side_index] = _BIG
-        quiet = cost == 0 and len(orders) == n
+        self._side_wake[side_index] = BIG
+        quiet = all_within and len(orders) == n
         if quiet and (refresh <= 0 or not self._refresh_due(active, desired, refresh, now, buy)):
             self._ranked[side_index] = active if refresh <= 0 else None
             return
         self._ranked[side_index] = None
-        paired: list[Order | None] = [None] * n
         surplus: list[Order] = []
-        for j, o in enumerate(active):
-            i = j + shift
-            if 0 <= i < n:
-                paired[i] = o
-            else:
-                surplus.append(o)
+        if shift == 0 and len(active) <= n:  # the usual pairing: by rank
+            paired: list[Order | None] = list(active)
+            paired += [None] * (n - len(active))
+        else:
+            paired = [None] * n
+            for j, order in enumerate(active):
+                i = j + shift
+                if 0 <= i < n:
+                    paired[i] = order
+                else:
+                    surplus.append(order)
         if surplus:  # move leftover orders to leftover levels rather than cancel + insert
             free = [i for i in range(n) if paired[i] is None]
-            for i, o in zip(free, surplus, strict=False):
-                paired[i] = o
+            for i, order in zip(free, surplus, strict=False):
+                paired[i] = order
             surplus = surplus[len(free) :]
         cfg = self.cfg
-        wake = _BIG
+        wake = BIG
         min_iv = self._min_interval_ns
         instrument = self.instrument
         # 1. pull surplus orders first: always allowed, never rate limited
@@ -184,54 +200,107 @@ class OrderManager(OrderTracker):
                 actions.append(Cancel(aid, instrument, extra.client_order_id, extra.order_id))
                 extra.send_cancel(aid, now)
                 self._by_action[aid] = extra
-        # 2. amend pairs
-        live = OrderState.LIVE
+        # Settled: once the amends below land, every order sits exactly on its level (so the
+        # orders are in rank order and nothing is owed), unless something is left, skipped or
+        # trimmed on the way.
+        settled = refresh <= 0 and not surplus and len(orders) == n
+        # 2. amend pairs. ``exposure``, the worst-case remaining lots of the side's orders, is
+        # summed only when a size grows (or a level is inserted): amends that do not grow an
+        # order (LIVE: target == confirmed) leave that sum unchanged, so summing late is exact.
+        exposure = -1
         threshold = cfg.amend_threshold_ticks
-        for i in range(n):
-            pair = paired[i]
-            if pair is None or pair.state != live:
+        check = self.guard.check
+        new_action_id = self.ids.action_id
+        by_action = self._by_action
+        for o, level in zip(paired, desired, strict=True):
+            if o is None or o.state is not _LIVE:
+                settled = False
                 continue
-            o = pair
-            price, lots = desired[i]
+            price, lots = level
             dp = o.price_ticks - price
             if dp < 0:
                 dp = -dp
-            remaining = o.amount_lots - o.filled_lots
-            if dp == 0 and remaining == lots:
-                continue
-            last = o.last_action_ns
-            since = now - last
-            if dp < threshold and remaining == lots:
+            filled = o.filled_lots
+            remaining = o.amount_lots - filled
+            if remaining == lots and dp < threshold:  # within the threshold: leave it...
+                if dp == 0:
+                    continue
+                settled = False  # (settled means every order exactly on its level)
                 if refresh <= 0:
                     continue
-                if since < refresh:
+                last = o.last_action_ns
+                if now - last < refresh:  # ...until the refresh is due
                     wake = min(wake, last + refresh)
                     continue
-            if since < min_iv:
+            last = o.last_action_ns
+            if now - last < min_iv:
                 wake = min(wake, last + min_iv)
+                settled = False
                 continue
             if (price >= bound) if buy else (price <= bound):
+                settled = False
                 continue  # would cross one of our own quotes on the other side: wait
             if lots > remaining:  # growing: stay within the room
-                lots = min(lots, remaining + max(0, room - exposure))
+                if exposure < 0:
+                    exposure = pairing.exposure(orders)
+                allowed = remaining + max(0, room - exposure)
+                if lots > allowed:
+                    lots = allowed
+                    settled = False
             if lots == remaining and dp == 0:
                 continue
             if lots <= 0:
+                settled = False
                 continue
-            reason = self.guard.check(price, lots)
+            reason = check(price, lots)
             if reason is not None:
                 decisions.append(GuardRejection(now, instrument, price, lots, reason))
+                settled = False
                 continue
-            aid = self.ids.action_id()
-            total = o.filled_lots + lots
+            aid = new_action_id()
+            total = filled + lots
             actions.append(Amend(aid, instrument, o.client_order_id, o.order_id, price, total))
-            exposure += max(0, lots - remaining)
+            if lots > remaining:
+                exposure += lots - remaining
             o.send_amend(aid, price, total, now)
-            self._by_action[aid] = o
+            by_action[aid] = o
+        if settled:  # every level has its order, at its price once the amends land
+            self._ranked[side_index] = cast(list[Order], paired)
         # 3. insert missing levels, within the caps and the room
+        if None in paired:
+            self._insert_missing(
+                side, desired, orders, paired, bound=bound,
+                room=room - (exposure if exposure >= 0 else pairing.exposure(orders)),
+                reduce_only=reduce_only, now=now, decisions=decisions, actions=actions,
+                wake=wake,
+            )  # fmt: skip
+        else:
+            self._side_wake[side_index] = wake
+
+    def _insert_missing(
+        self,
+        side: Side,
+        desired: Ladder,
+        orders: list[Order],
+        paired: list[Order | None],
+        *,
+        bound: int,
+        room: int,
+        reduce_only: bool,
+        now: int,
+        actions: list[Action],
+        decisions: list[Decision],
+        wake: int,
+    ) -> None:
+        """Insert the levels left without an order, within the caps and the ``room`` (lots)
+        the side's orders leave."""
+        cfg = self.cfg
+        buy = side is _BUY
+        min_iv = self._min_interval_ns
+        instrument = self.instrument
         count_side = len(orders)
         count_total = len(self.bids) + len(self.asks)
-        for i in range(n):
+        for i in range(len(desired)):
             if paired[i] is not None:
                 continue
             if count_side >= cfg.max_orders_per_side or count_total >= cfg.max_orders_total:
@@ -239,13 +308,13 @@ class OrderManager(OrderTracker):
             price, lots = desired[i]
             slot = (side, i)
             if min_iv > 0:
-                last_insert = self._slot_ns.get(slot, -_BIG)
+                last_insert = self._slot_ns.get(slot, -BIG)
                 if now - last_insert < min_iv:
                     wake = min(wake, last_insert + min_iv)
                     continue
             if (price >= bound) if buy else (price <= bound):
                 continue
-            lots = min(lots, room - exposure)
+            lots = min(lots, room)
             if lots < self.guard.min_lots:
                 continue
             reason = self.guard.check(price, lots)
@@ -265,10 +334,18 @@ class OrderManager(OrderTracker):
             self._by_cid[cid] = o
             self._by_action[aid] = o
             self._slot_ns[slot] = now
-            exposure += lots
+            room -= lots
             count_side += 1
             count_total += 1
-        self._side_wake[side_index] = wake
+        self._side_wake[0 if buy else 1] = wake
+
+    def _order_at_target(self, side_index: int) -> None:
+        """An update left an order LIVE exactly at its target: a new diff of its side can
+        only find something to do if the last one left something owed."""
+        if self._ranked[side_index] is None:
+            self._side_dirty[side_index] = True
+        else:  # only the worst-case price the other side must respect may have changed
+            self._bounds[1 - side_index] = None
 
     def _still_quiet(self, side_index: int, desired: Ladder) -> bool:
         """Whether the orders of a side where nothing changed since its last (quiet) diff are
@@ -276,23 +353,14 @@ class OrderManager(OrderTracker):
         ranked = self._ranked[side_index]
         if ranked is None or len(ranked) != len(desired):
             return False
-        threshold = self.cfg.amend_threshold_ticks
-        for o, level in zip(ranked, desired, strict=True):
-            d = o.target_price_ticks - level[0]
-            if (
-                d >= threshold
-                or -d >= threshold
-                or o.target_amount_lots - o.filled_lots != level[1]
-            ):
-                return False
-        return True
+        return pairing.all_within(ranked, desired, self.cfg.amend_threshold_ticks)
 
     def _refresh_due(
         self, active: list[Order], desired: Ladder, refresh: int, now: int, buy: bool
     ) -> bool:
         """Whether a small difference left alone is due for the forced refresh (and when the
         next one will be)."""
-        wake = _BIG
+        wake = BIG
         due = False
         for o, level in zip(active, desired, strict=False):
             if o.price_ticks != level[0]:
@@ -301,27 +369,6 @@ class OrderManager(OrderTracker):
                 wake = min(wake, at)
         self._side_wake[0 if buy else 1] = wake
         return due
-
-    def _best_shift(self, active: list[Order], desired: Ladder) -> tuple[int, int]:
-        """The alignment of orders to levels (rank, or shifted by one or two levels when the
-        ladder moved by whole levels) that needs the fewest actions. A shift is only worth
-        costing when it lines an order up exactly with a level (cheap to test)."""
-        threshold = self.cfg.amend_threshold_ticks
-        best_cost = _actions_needed(active, desired, 0, threshold)
-        best = 0
-        m = len(active)
-        n = len(desired)
-        if best_cost > 1 and m and n:
-            for shift in _SHIFTS:
-                if shift > 0:
-                    if shift >= n or active[0].target_price_ticks != desired[shift][0]:
-                        continue
-                elif -shift >= m or active[-shift].target_price_ticks != desired[0][0]:
-                    continue
-                cost = _actions_needed(active, desired, shift, threshold)
-                if cost < best_cost:
-                    best, best_cost = shift, cost
-        return best, best_cost
 
     def cancel_everything(self, now_ns: int, actions: list[Action]) -> None:
         """Cancel every order that has nothing in flight (HALTED, stale data, shutdown)."""
@@ -334,20 +381,3 @@ class OrderManager(OrderTracker):
                 actions.append(Cancel(aid, self.instrument, o.client_order_id, o.order_id))
                 o.send_cancel(aid, now_ns)
                 self._by_action[aid] = o
-
-
-def _actions_needed(active: list[Order], desired: Ladder, shift: int, threshold: int) -> int:
-    """Actions needed when order j is paired with level j + shift (both best first)."""
-    n = len(desired)
-    cost = 0
-    paired = 0
-    for j, o in enumerate(active):
-        i = j + shift
-        if 0 <= i < n:
-            paired += 1
-            price, lots = desired[i]
-            p = o.target_price_ticks
-            if abs(p - price) >= threshold or o.target_amount_lots - o.filled_lots != lots:
-                cost += 1
-    # leftover orders are moved to leftover levels; the rest are cancelled or inserted
-    return cost + max(len(active) - paired, n - paired)

@@ -22,6 +22,8 @@ from thalex_mm.domain import Side
 
 _MS = 1_000_000
 _CLOSED_MEMORY = 4096
+_BUY = Side.BUY
+_LIVE = OrderState.LIVE
 
 
 class OrderTracker:
@@ -101,11 +103,21 @@ class OrderTracker:
             if self._unknown(u, decisions) is not None:
                 self._touch()
             return
-        self._side_dirty[0 if o.side is Side.BUY else 1] = True
+        side_index = 0 if o.side is _BUY else 1
+        price, amount, filled = o.target_price_ticks, o.target_amount_lots, o.filled_lots
         if o.on_update(u) and u.reply_to != 0:
             self._by_action.pop(u.reply_to, None)
         if o.order_id and o.order_id not in self._by_oid:
             self._by_oid[o.order_id] = o
+        if (
+            o.state is _LIVE
+            and o.price_ticks == price
+            and o.amount_lots == amount
+            and o.filled_lots == filled
+        ):
+            self._order_at_target(side_index)  # a reply confirming our action, say
+        else:
+            self._side_dirty[side_index] = True
         if o.state == OrderState.CLOSED:
             self._forget(o)
 
@@ -150,6 +162,11 @@ class OrderTracker:
             Anomaly(u.now_ns, self.instrument, u.client_order_id, u.order_id, "adopted")
         )
         return o
+
+    def _order_at_target(self, side_index: int) -> None:
+        """An update left an order LIVE at the price and size last asked for, with no fill:
+        the diff (a subclass) may know that its side needs no new pass."""
+        self._side_dirty[side_index] = True
 
     def _touch(self) -> None:
         """Both sides must be diffed again (an order closed, a resync, a bulk cancel...)."""

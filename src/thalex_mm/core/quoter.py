@@ -10,7 +10,9 @@ because a post-only order would otherwise be repriced by the venue and the next 
 chase it.
 
 The model is re-run only when one of its inputs changed, so replies and fills that do not
-move the market cost a comparison, not a model evaluation.
+move the market cost a comparison, not a model evaluation. Each model ladder's total and
+largest size per side are kept with it, so shaping a ladder that fits the room (the usual
+case) is a few comparisons.
 """
 
 from __future__ import annotations
@@ -33,13 +35,18 @@ from thalex_mm.model.quote import (
 )
 
 _new_level = tuple.__new__
+_SELL = Side.SELL
 Limits = tuple[int, int]  # (min lots, max lots) of one order
 
 
 class Quoter:
     __slots__ = (
+        "_inputs_version",
         "_key",
+        "_key_position",
+        "_key_version",
         "_result",
+        "_sizes",
         "cfg",
         "engine",
         "inputs",
@@ -81,6 +88,13 @@ class Quoter:
         self.last_decision: QuoteDecision | None = None
         self._key: tuple[float, float, float, float, float] | None = None
         self._result: tuple[Ladder, Ladder] | NoQuote = NoQuote("not computed yet")
+        # (total, largest) lots of the bid side, then of the ask side, of ``_result``
+        self._sizes = (0, 0, 0, 0)
+        # bumped whenever an estimator is fed: with it and the position unchanged since the
+        # last call, the model's inputs are unchanged (no need to build and compare the key)
+        self._inputs_version = 0
+        self._key_version = -1
+        self._key_position = 0
 
     # --- estimator feeds ----------------------------------------------------------------
     def on_market(self, now_ns: int, market: MarketState) -> None:
@@ -94,14 +108,18 @@ class Quoter:
         if not math.isnan(mid) and mid != self.last_mid:
             self.last_mid = mid
             self.volatility.update(now_ns, mid)
+            self._inputs_version += 1
 
     def on_public_trade(self, now_ns: int, price: float) -> None:
         if self.intensity is not None and not math.isnan(self.last_mid):
             self.intensity.on_trade(now_ns, price, self.last_mid)
+            self._inputs_version += 1
 
     # --- the model ----------------------------------------------------------------------
     def model_ladder(self, position_lots: int) -> tuple[Ladder, Ladder] | NoQuote:
         """The model's ladder for the current inputs (memoised on the inputs)."""
+        if self._key_version == self._inputs_version and self._key_position == position_lots:
+            return self._result
         sigma = self.volatility.sigma
         if sigma is None:
             if self.cfg.sigma_default <= 0.0:
@@ -114,6 +132,8 @@ class Quoter:
             A, k = self.cfg.A, self.cfg.k
         position = position_lots * self.spec.amount_step
         key = (self.last_mid, sigma, A, k, position)
+        self._key_version = self._inputs_version
+        self._key_position = position_lots
         if key == self._key:
             return self._result
         inputs = MarketInputs(self.last_mid, sigma, A, k, position)
@@ -125,6 +145,9 @@ class Quoter:
             self.last_decision = None
         else:
             self._result = (decision.bids, decision.asks)
+            bid_total, bid_largest = _sizes(decision.bids)
+            ask_total, ask_largest = _sizes(decision.asks)
+            self._sizes = (bid_total, bid_largest, ask_total, ask_largest)
             self.last_decision = decision
         return self._result
 
@@ -136,11 +159,29 @@ class Quoter:
         if isinstance(result, NoQuote):
             return result
         bids, asks = result
-        bids = _shape(bids, permit.allow_buy, permit.buy_room, permit.size_factor, self.limits)
-        asks = _shape(asks, permit.allow_sell, permit.sell_room, permit.size_factor, self.limits)
+        factor = permit.size_factor
+        bid_total, bid_largest, ask_total, ask_largest = self._sizes
+        max_lots = self.limits[1]
+        # the usual case, a ladder that fits: as _shape would return it, without the loops
+        if not (
+            permit.allow_buy
+            and factor >= 1.0
+            and permit.buy_room > 0
+            and bid_total <= permit.buy_room
+            and bid_largest <= max_lots
+        ):
+            bids = _shape(bids, permit.allow_buy, permit.buy_room, factor, self.limits)
+        if not (
+            permit.allow_sell
+            and factor >= 1.0
+            and permit.sell_room > 0
+            and ask_total <= permit.sell_room
+            and ask_largest <= max_lots
+        ):
+            asks = _shape(asks, permit.allow_sell, permit.sell_room, factor, self.limits)
         tp_side = permit.take_profit_side
         if tp_side is not None and permit.take_profit_lots > 0:
-            if tp_side is Side.SELL:
+            if tp_side is _SELL:
                 price = max(market.bid_ticks + 1, market.ask_ticks - 1)
                 lots = min(permit.take_profit_lots, permit.sell_room)
                 asks = _with_front(asks, price, lots, sell=True)
@@ -158,6 +199,17 @@ class Quoter:
             shift = market.bid_ticks - asks[0][0] + 1
             asks = tuple(_new_level(Level, (p + shift, a)) for p, a in asks)
         return bids, asks
+
+
+def _sizes(levels: Ladder) -> tuple[int, int]:
+    """(total, largest) lots of a side."""
+    total = 0
+    largest = 0
+    for _, lots in levels:
+        total += lots
+        if lots > largest:  # noqa: PLR1730 - max() is slower on this hot path
+            largest = lots
+    return total, largest
 
 
 def _shape(levels: Ladder, allowed: bool, room: int, factor: float, limits: Limits) -> Ladder:

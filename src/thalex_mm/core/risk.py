@@ -26,6 +26,9 @@ from thalex_mm.core.config import RiskConfig
 from thalex_mm.domain import InstrumentSpec, Side
 
 _S = 1_000_000_000
+_ACTIVE = TradingState.ACTIVE
+_REDUCING = TradingState.REDUCING
+_HALTED = TradingState.HALTED
 
 
 class RiskPermit:
@@ -147,7 +150,7 @@ class RiskManager:
             # apply to what happens from now on.
             self.started = True
             self.pnl_base = self.peak_pnl = total_pnl
-        if self.state == TradingState.HALTED:
+        if self.state is _HALTED:
             if self.permanent or now_ns - self.halted_at_ns < cfg.cooldown_s * _S:
                 permit.close()
                 return False
@@ -156,7 +159,8 @@ class RiskManager:
             self.pnl_base = self.peak_pnl = total_pnl
             self._set_state(TradingState.ACTIVE, now_ns, "cooldown over: re-entering", out)
         # --- kill switch ---
-        self.peak_pnl = max(self.peak_pnl, total_pnl)
+        if total_pnl > self.peak_pnl:  # noqa: PLR1730 - max() is slower on this hot path
+            self.peak_pnl = total_pnl
         if cfg.max_loss is not None and total_pnl - self.pnl_base <= -cfg.max_loss:
             self.halt(
                 now_ns, f"max loss {cfg.max_loss} reached (PnL {total_pnl:.2f})", total_pnl, out
@@ -178,7 +182,7 @@ class RiskManager:
             else:
                 factor = steps[self.recovery_step]
         # --- position and notional limits, pending orders counted by the order manager ---
-        limit = self.limit_lots(mark)
+        limit = self.max_lots if cfg.max_notional is None else self.limit_lots(mark)
         pos = position_lots
         permit.buy_room = max(0, limit - pos)
         permit.sell_room = max(0, limit + pos)
@@ -189,12 +193,14 @@ class RiskManager:
         tp_side = self.tp_side
         reducing = tp_side is not None or (pos != 0 and abs(pos) >= cfg.reduce_at * limit)
         if reducing:
-            why = "take-profit" if tp_side is not None else f"position {pos} lots at its limit"
-            self._set_state(TradingState.REDUCING, now_ns, why, out)
+            if self.state is not _REDUCING:
+                why = "take-profit" if tp_side is not None else f"position {pos} lots at its limit"
+                self._set_state(_REDUCING, now_ns, why, out)
             permit.allow_buy = pos < 0
             permit.allow_sell = pos > 0
         else:
-            self._set_state(TradingState.ACTIVE, now_ns, "position within limits", out)
+            if self.state is not _ACTIVE:
+                self._set_state(_ACTIVE, now_ns, "position within limits", out)
             permit.allow_buy = permit.allow_sell = True
         permit.state = self.state
         permit.take_profit_side = tp_side

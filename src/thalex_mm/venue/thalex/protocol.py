@@ -167,11 +167,19 @@ class ThalexProtocol:
                 req, LocalError.NOT_READY, "session not ready (connecting or resyncing)", now_ns
             )
             return req
-        queue = self._queues[req.request_class]
+        queues = self._queues
+        queue = queues[req.request_class]
         if len(queue) >= self._max_queued:
             self._fail(
                 req, LocalError.QUEUE_FULL, "too many requests waiting for the throttle", now_ns
             )
+            return req
+        if not queues[0] and not queues[1] and not self._pumping:
+            # Nothing waits (the usual case): what ``pump`` would do, without the queue trip.
+            if self.throttle.try_acquire(req.request_class, now_ns):
+                self._send(req, now_ns)
+            else:
+                queue.append(req)
             return req
         queue.append(req)
         self.pump(now_ns)
