@@ -66,3 +66,13 @@ def test_ticks_round_trip(ticks: int) -> None:
     assert ETH_PERP.price_to_ticks_exact(price) == ticks
     assert ETH_PERP.price_to_ticks_floor(price) == ticks
     assert ETH_PERP.price_to_ticks_ceil(price) == ticks
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, 1.7976931348623157e308])
+def test_non_finite_or_overflowing_values_are_never_aligned(value: float) -> None:
+    assert ETH_PERP.price_to_ticks_exact(value) is None
+    assert ETH_PERP.amount_to_lots_exact(value) is None
+    with pytest.raises(ValueError, match="finite"):
+        ETH_PERP.price_to_ticks_floor(value)
+    with pytest.raises(ValueError, match="finite"):
+        ETH_PERP.price_to_ticks_ceil(value)

@@ -18,20 +18,29 @@ _ALIGN_DECIMALS = 8
 _GRID_EPS = 1e-6
 
 
-def _grid_floor(value: float, step: float) -> int:
+def _finite_quotient(value: float, step: float) -> float:
     scaled = value / step
+    if not math.isfinite(scaled):
+        raise ValueError(f"{value!r} is not a finite multiple of {step!r}")
+    return scaled
+
+
+def _grid_floor(value: float, step: float) -> int:
+    scaled = _finite_quotient(value, step)
     nearest = round(scaled)
     return nearest if abs(scaled - nearest) < _GRID_EPS else math.floor(scaled)
 
 
 def _grid_ceil(value: float, step: float) -> int:
-    scaled = value / step
+    scaled = _finite_quotient(value, step)
     nearest = round(scaled)
     return nearest if abs(scaled - nearest) < _GRID_EPS else math.ceil(scaled)
 
 
 def _grid_exact(value: float, step: float) -> int | None:
     scaled = round(value, _ALIGN_DECIMALS) / step
+    if not math.isfinite(scaled):
+        return None
     nearest = round(scaled)
     return nearest if abs(scaled - nearest) < _GRID_EPS else None
 
