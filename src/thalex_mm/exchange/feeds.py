@@ -6,6 +6,10 @@ delay has elapsed, so a ``100ms`` channel coalesces everything that happened in 
 message (book channels send the net level changes since their last message). Book feeds keep
 the levels they last published, which makes ``nlevels``, ``grouping``, delays and late
 subscribers (who get those levels as their snapshot) all consistent.
+
+With a market-data rate (``md_rate`` > 0, for load tests) raw ``ticker``/``lwt`` feeds are not
+published on change: `pacing.MdPacer` publishes them round-robin at that aggregate rate, and
+the changes merged into one publication are counted (``coalesced``), never lost silently.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ class Subscriber(Protocol):
 
     def push(self, frame: bytes) -> None: ...
 
+    def note_coalesced(self, count: int) -> None: ...
+
 
 @dataclass(eq=False, slots=True)
 class PublicFeed:
@@ -42,6 +48,8 @@ class PublicFeed:
     asks: dict[float, float] = field(default_factory=dict)
     book_trades: list[wire.BookTrade] = field(default_factory=list)  # not yet published
     recent_trades: list[wire.RecentTrade] = field(default_factory=list)
+    paced: bool = False  # published by the md pacer, not on change
+    updates: int = 0  # paced: flushes that changed it since its last publication
 
     def send(self, payload: bytes, snapshot: bool = False) -> None:
         frame = notification_frame(self.key, payload, snapshot)
@@ -80,15 +88,28 @@ def _changes(old: dict[float, float], new: dict[float, float], bid: bool) -> lis
 class PublicFeeds:
     """The registry of public feeds and their publication logic."""
 
-    def __init__(self, engine: MatchingEngine, instruments: Iterable[ExchangeInstrument]) -> None:
+    def __init__(
+        self,
+        engine: MatchingEngine,
+        instruments: Iterable[ExchangeInstrument],
+        *,
+        paced_raw: bool = False,
+    ) -> None:
         self._engine = engine
+        self.paced_raw = paced_raw  # raw ticker/lwt feeds are published by a pacer
+        self.paced: list[PublicFeed] = []  # in subscription order (the pacer's round robin)
+        self._touched: set[PublicFeed] = set()
+        self.publications = 0  # public messages published (each goes to every subscriber)
+        self.frames = 0  # public notification frames pushed to sessions
         self._instruments = {i.name: i for i in instruments}
         self.feeds: dict[str, PublicFeed] = {}
         self._by_instrument: dict[str, list[PublicFeed]] = {}
         self._by_underlying: dict[str, list[PublicFeed]] = {}
         self._dirty: set[PublicFeed] = set()
-        self._payloads: dict[tuple[ChannelKind, str], bytes | None] = {}
-        self._tickers: dict[str, TickerData | None] = {}
+        # keyed (instrument or underlying, is lwt): the names never clash, enums hash slowly
+        self._payloads: dict[tuple[str, bool], bytes | None] = {}
+        # last encoding per (kind, instrument), reused while the engine's ticker is unchanged
+        self._encoded: dict[tuple[str, bool], tuple[TickerData, bytes | None]] = {}
 
     # ---- subscriptions -------------------------------------------------------------------
     def subscribe(self, spec: ChannelSpec, subscriber: Subscriber, now_ns: int) -> None:
@@ -111,11 +132,18 @@ class PublicFeeds:
     def system_event(self, event: str) -> None:
         feed = self.feeds.get("system")
         if feed is not None:
-            feed.send(encode(wire.SystemEvent(event=event)))
+            self._send(feed, encode(wire.SystemEvent(event=event)))
 
     def _create(self, spec: ChannelSpec, now_ns: int) -> PublicFeed:
         feed = PublicFeed(spec=spec, key=channel_key(spec.name), next_due_ns=now_ns + spec.delay_ns)
         self.feeds[spec.name] = feed
+        if (
+            self.paced_raw
+            and spec.delay_ns == 0
+            and spec.kind in (ChannelKind.TICKER, ChannelKind.LWT)
+        ):
+            feed.paced = True
+            self.paced.append(feed)
         if spec.kind in (ChannelKind.TICKER, ChannelKind.LWT, ChannelKind.BOOK) or (
             spec.kind is ChannelKind.RECENT_TRADES and spec.single_instrument
         ):
@@ -131,6 +159,9 @@ class PublicFeeds:
     def _remove(self, feed: PublicFeed) -> None:
         del self.feeds[feed.spec.name]
         self._dirty.discard(feed)
+        self._touched.discard(feed)
+        if feed.paced:
+            self.paced.remove(feed)
         for index in (self._by_instrument, self._by_underlying):
             group = index.get(feed.spec.target)
             if group is not None and feed in group:
@@ -174,7 +205,9 @@ class PublicFeeds:
     def on_instrument(self, instrument_name: str) -> None:
         """Book, mark or last trade of an instrument changed."""
         for feed in self._by_instrument.get(instrument_name, ()):
-            if feed.spec.kind is not ChannelKind.RECENT_TRADES:
+            if feed.paced:
+                self._touched.add(feed)
+            elif feed.spec.kind is not ChannelKind.RECENT_TRADES:
                 self._dirty.add(feed)
 
     def on_trade(self, trade: PublicTrade) -> None:
@@ -185,7 +218,10 @@ class PublicFeeds:
                 feed.book_trades.append(book_item)
             elif feed.spec.kind is ChannelKind.RECENT_TRADES:
                 feed.recent_trades.append(recent_item)
-            self._dirty.add(feed)
+            if feed.paced:
+                self._touched.add(feed)
+            else:
+                self._dirty.add(feed)
         instrument = self._instruments.get(trade.instrument_name)
         if instrument is not None:
             for feed in self._by_underlying.get(instrument.spec.underlying, ()):
@@ -201,10 +237,13 @@ class PublicFeeds:
     # ---- publication ---------------------------------------------------------------------
     def flush(self, now_ns: int) -> None:
         """Publish every dirty feed whose delay has elapsed; the rest stay pending."""
+        if self._touched:
+            for feed in self._touched:
+                feed.updates += 1
+            self._touched.clear()
         if not self._dirty:
             return
         self._payloads.clear()  # values are shared by the feeds of one flush only
-        self._tickers.clear()
         for feed in [f for f in self._dirty if f.next_due_ns <= now_ns]:
             self._dirty.discard(feed)
             feed.next_due_ns = now_ns + feed.spec.delay_ns
@@ -215,21 +254,45 @@ class PublicFeeds:
         if kind is ChannelKind.BOOK:
             payload = self._book_update(feed, now_ns)
             if payload is not None:
-                feed.send(payload)
+                self._send(feed, payload)
         elif kind is ChannelKind.RECENT_TRADES:
             if feed.recent_trades:
                 trades, feed.recent_trades = feed.recent_trades, []
-                feed.send(encode(trades))
+                self._send(feed, encode(trades))
         else:
             payload = self._build_state(feed, now_ns)
             if payload is not None and payload != feed.last_payload:
                 feed.last_payload = payload
-                feed.send(payload)
+                self._send(feed, payload)
+
+    def _send(self, feed: PublicFeed, payload: bytes) -> None:
+        self.publications += 1
+        self.frames += len(feed.subscribers)
+        feed.send(payload)
+
+    def publish_paced(self, feed: PublicFeed, now_ns: int) -> tuple[bool, int] | None:
+        """Publish a paced feed's current state now, changed or not (the rate is the point).
+
+        Returns (repeat: the payload equals its last publication, changes merged into it), or
+        None when there is nothing to publish yet.
+        """
+        payload = self._encode_state(feed.spec, now_ns)
+        if payload is None:
+            return None
+        merged = max(feed.updates - 1, 0)
+        repeat = payload == feed.last_payload
+        feed.updates = 0
+        feed.last_payload = payload
+        if merged:
+            for subscriber in feed.subscribers.values():
+                subscriber.note_coalesced(merged)
+        self._send(feed, payload)
+        return repeat, merged
 
     def _build_state(self, feed: PublicFeed, now_ns: int) -> bytes | None:
         """The encoded current value of a state feed, shared by feeds that differ only in
         their delay."""
-        key = (feed.spec.kind, feed.spec.target)
+        key = (feed.spec.target, feed.spec.kind is ChannelKind.LWT)
         if key in self._payloads:
             return self._payloads[key]
         payload = self._payloads[key] = self._encode_state(feed.spec, now_ns)
@@ -242,17 +305,22 @@ class PublicFeeds:
                 return None
             stamp = self._engine.index_time_ns(spec.target) or now_ns
             return encode(translate.index(spec.target, price, stamp))
-        if spec.target in self._tickers:
-            data = self._tickers[spec.target]
-        else:
-            data = self._tickers[spec.target] = self._engine.ticker(spec.target, now_ns)
+        data = self._engine.ticker(spec.target, now_ns)
         if data is None:
             return None
+        key = (spec.target, spec.kind is ChannelKind.LWT)
+        last = self._encoded.get(key)
+        if last is not None and last[0] is data:
+            return last[1]
+        payload: bytes | None
         if spec.kind is ChannelKind.LWT:
             light = translate.lwt(data)
-            return None if light is None else encode(light)
-        ticker = translate.ticker(data, self._instruments[spec.target].spec.kind)
-        return None if ticker is None else encode(ticker)
+            payload = None if light is None else encode(light)
+        else:
+            ticker = translate.ticker(data, self._instruments[spec.target].spec.kind)
+            payload = None if ticker is None else encode(ticker)
+        self._encoded[key] = (data, payload)
+        return payload
 
     def _refresh_book(self, feed: PublicFeed, now_ns: int) -> tuple[float, float] | None:
         """Recompute the visible levels; returns the book totals (or None: no such book)."""

@@ -9,6 +9,7 @@ login ``iat`` check are about the connection, so they use the wall clock.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -18,13 +19,16 @@ from thalex_mm.exchange import methods_public as pub
 from thalex_mm.exchange.channels import ChannelKind, ChannelSpec, parse_channel
 from thalex_mm.exchange.engine import Event, MatchingEngine, Outcome
 from thalex_mm.exchange.feeds import PublicFeeds
+from thalex_mm.exchange.pacing import MdPacer
 from thalex_mm.exchange.routing import PrivateRouter
 from thalex_mm.exchange.session import Bucket, Handler, Session
+from thalex_mm.exchange.stats import ExchangeStats, SessionCounters, SessionStats
 from thalex_mm.venue.thalex.auth import KeyRing
 from thalex_mm.venue.thalex.rpc import RequestFrame, error_frame, result_frame
 
 T = TypeVar("T")
 _NS = 1_000_000_000
+_RETIRED_KEPT = 100  # closed sessions still listed by `stats()`
 _MAX_ERROR_MESSAGE = 300  # engine messages may quote client input; keep replies short
 
 METHODS: dict[str, tuple[Handler | None, bool, int]] = {
@@ -92,8 +96,10 @@ class ExchangeHub:
         step_ns: int = 20_000_000,
         rate_scale: float = 1.0,
         summary_interval_ns: int = _NS,
+        md_rate: float = 0.0,
     ) -> None:
         self.engine = engine
+        engine.summary_events = False  # account.summary is periodic (`router.flush_summaries`)
         self.keyring = keyring
         self.clock = clock
         self.market = market
@@ -103,7 +109,12 @@ class ExchangeHub:
         instruments = engine.instruments()
         self._tick_sizes = {i.name: i.spec.tick_size for i in instruments}
         self._underlyings = {i.spec.underlying for i in instruments}
-        self.feeds = PublicFeeds(engine, instruments)
+        self.feeds = PublicFeeds(engine, instruments, paced_raw=md_rate > 0)
+        self.pacer = MdPacer(self.feeds, md_rate, clock.wall_origin_ns) if md_rate > 0 else None
+        self.slow_consumer_disconnects = 0
+        self.flow_control_pauses = 0  # clock ticks the server skipped for a backlogged client
+        self._retired: deque[Session] = deque()
+        self._retired_totals = SessionCounters()  # sessions that left the `_retired` window
         self.sessions: dict[int, Session] = {}
         self.by_account: dict[str, dict[int, Session]] = {}
         self.started_ns = clock.sim_origin_ns
@@ -138,6 +149,9 @@ class ExchangeHub:
         if session.closed:
             return
         session.closed = True
+        self._retired.append(session)
+        if len(self._retired) > _RETIRED_KEPT:
+            self._retired_totals.add(self._retired.popleft().counters)
         session.drop_subscriptions()
         self.sessions.pop(session.session_id, None)
         if session.account is not None:
@@ -158,6 +172,40 @@ class ExchangeHub:
         if len(self.internal_errors) < 100:
             self.internal_errors.append(exc)
 
+    def note_slow_consumer(self, session: Session, buffered_bytes: int) -> None:
+        """The server cut off a client that stopped reading (its buffer passed the limit)."""
+        session.counters.slow_consumer = True
+        session.counters.bytes_dropped += buffered_bytes
+        self.slow_consumer_disconnects += 1
+
+    def stats(self) -> ExchangeStats:
+        """Counters for load tests (see `stats.py`); cheap enough to poll."""
+        totals = SessionCounters()
+        totals.add(self._retired_totals)
+        listed: list[SessionStats] = []
+        for session, is_open in [(s, False) for s in self._retired] + [
+            (s, True) for s in self.sessions.values()
+        ]:
+            totals.add(session.counters)
+            counters = SessionCounters(**{
+                f: getattr(session.counters, f) for f in SessionCounters.__dataclass_fields__
+            })  # fmt: skip
+            listed.append(SessionStats(session.session_id, session.account, is_open, counters))
+        pacer = self.pacer
+        return ExchangeStats(
+            md_rate=0.0 if pacer is None else pacer.rate,
+            publications=self.feeds.publications,
+            public_frames=self.feeds.frames,
+            paced_publications=0 if pacer is None else pacer.publications,
+            paced_repeats=0 if pacer is None else pacer.repeats,
+            paced_coalesced=0 if pacer is None else pacer.coalesced,
+            paced_missed=0 if pacer is None else pacer.missed,
+            slow_consumer_disconnects=self.slow_consumer_disconnects,
+            flow_control_pauses=self.flow_control_pauses,
+            totals=totals,
+            sessions=tuple(listed[-_RETIRED_KEPT:]),
+        )
+
     def parse_channel(self, name: str) -> ChannelSpec:
         return parse_channel(name, self._tick_sizes, self._underlyings)
 
@@ -177,10 +225,15 @@ class ExchangeHub:
                 self.feeds.flush(self.market_ns)
         if steps == max_steps:  # fell behind: skip ahead rather than spiral
             self.market_ns = sim_ns
+            skip = getattr(self.market, "skip_to", None)
+            if skip is not None:  # do not simulate the skipped time in one huge step later
+                skip(sim_ns)
         if sim_ns >= self._next_summary_ns:
             self._next_summary_ns = sim_ns + self._summary_interval_ns
             self.router.flush_summaries()
         self.feeds.flush(sim_ns)
+        if self.pacer is not None:
+            self.pacer.pace(wall_ns, sim_ns)
         dead = [
             s
             for s in self.sessions.values()
@@ -189,6 +242,12 @@ class ExchangeHub:
         for session in dead:
             self.close_session(session, wall_ns)
         return dead
+
+    def hold(self, wall_ns: int) -> None:
+        """The server skipped a clock tick because a client is backlogged (flow control)."""
+        self.flow_control_pauses += 1
+        if self.pacer is not None:
+            self.pacer.hold(wall_ns)
 
     def flush_public(self, sim_ns: int) -> None:
         self.feeds.flush(sim_ns)

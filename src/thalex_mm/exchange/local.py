@@ -11,6 +11,7 @@ books; ``market=False`` gives an empty, quiet exchange for protocol tests.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,11 +19,19 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from thalex_mm.exchange.engine import MatchingEngine, default_instruments
+from thalex_mm.exchange.engine import (
+    MatchingEngine,
+    default_instruments,
+    synthetic_index_price,
+    synthetic_perpetuals,
+    synthetic_underlying,
+)
+from thalex_mm.exchange.engine.instruments import MAX_SYNTHETIC
 from thalex_mm.exchange.hub import ExchangeHub, Market, SimClock
 from thalex_mm.exchange.market import MarketConfig, ReplayConfig, ReplayMarket, SyntheticMarket
 from thalex_mm.exchange.market.replay import DATA_DIR
 from thalex_mm.exchange.server import ExchangeServer, WallClock
+from thalex_mm.exchange.stats import ExchangeStats
 from thalex_mm.venue.thalex.auth import KeyRing, generate_key_pair, new_key_id
 
 _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -34,12 +43,17 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "tick_ms": (int, float),
     "rate_scale": (int, float),
     "default_balance": (int, float),
+    "extra_instruments": int,
+    "md_rate": (int, float),
+    "flow_control_bytes": int,
 }
 _KIND_NAMES: dict[type | tuple[type, ...], str] = {
     str: "a string",
     int: "an integer",
     (int, float): "a number",
 }
+
+MAX_MD_RATE = 1_000_000.0
 
 MarketFactory = Callable[[MatchingEngine, "ExchangeConfig", int], Market | None]
 
@@ -57,6 +71,14 @@ class ExchangeConfig:
     market: bool = True  # run the synthetic market
     replay: str | None = None  # recorded-data prefix for the market to replay
     market_options: dict[str, Any] = field(default_factory=dict)
+    # load generation (benchmarks): SYN001-PERPETUAL … on their own indices, and a fixed
+    # aggregate rate of raw ticker/lwt publications (msg/s over all such channels; 0 = on change)
+    extra_instruments: int = 0
+    md_rate: float = 0.0
+    # > 0: the market pauses while a client has more than this many bytes unsent (for
+    # throughput ceilings, where the exchange would outrun any reader); 0: it never waits
+    # and a client that stops reading is cut off at 64 MiB (counted as a slow consumer)
+    flow_control_bytes: int = 0
 
     def __post_init__(self) -> None:
         for name, kinds in _FIELD_TYPES.items():
@@ -71,6 +93,16 @@ class ExchangeConfig:
             raise ValueError("step_ms and tick_ms must be positive")
         if not self.rate_scale > 0:
             raise ValueError(f"rate_scale must be positive, got {self.rate_scale}")
+        if not 0 <= self.extra_instruments <= MAX_SYNTHETIC:
+            raise ValueError(
+                f"extra_instruments must be 0..{MAX_SYNTHETIC}, got {self.extra_instruments}"
+            )
+        if not (math.isfinite(self.md_rate) and 0 <= self.md_rate <= MAX_MD_RATE):
+            raise ValueError(f"md_rate must be 0..{MAX_MD_RATE:g} msg/s, got {self.md_rate}")
+        if self.flow_control_bytes < 0:
+            raise ValueError(f"flow_control_bytes must be ≥ 0, got {self.flow_control_bytes}")
+        if self.extra_instruments and self.replay is not None:
+            raise ValueError("extra_instruments needs the synthetic market, not replay")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +130,9 @@ class LocalExchange:
         self._wall = WallClock()
         now_ns = self._wall.now_ns()
         self.engine = engine or MatchingEngine(
-            default_instruments(now_ns), default_balance=self.config.default_balance
+            default_instruments(now_ns)
+            + synthetic_perpetuals(self.config.extra_instruments, now_ns),
+            default_balance=self.config.default_balance,
         )
         market = None
         if self.config.market:
@@ -112,6 +146,7 @@ class LocalExchange:
             market=market,
             step_ns=int(self.config.step_ms * 1_000_000),
             rate_scale=self.config.rate_scale,
+            md_rate=self.config.md_rate,
         )
         self.server = ExchangeServer(
             self.hub,
@@ -119,6 +154,7 @@ class LocalExchange:
             self.config.host,
             self.config.port,
             tick_interval_s=self.config.tick_ms / 1000,
+            flow_control_bytes=self.config.flow_control_bytes,
         )
         self._rng = random.Random(self.config.seed)
         self._accounts = 0
@@ -178,11 +214,17 @@ class LocalExchange:
     def summary(self) -> str:
         """One line for the end of a run."""
         server = self.server
+        stats = self.hub.stats()
         return (
             f"local exchange stopped: {server.messages_in} messages in, "
-            f"{server.frames_out} frames out, {len(self.keyring)} API keys, "
-            f"{self.hub.internal_error_count} internal errors"
+            f"{server.frames_out} frames out, {stats.totals.frames_dropped} dropped, "
+            f"{stats.slow_consumer_disconnects} slow consumers cut off, "
+            f"{len(self.keyring)} API keys, {self.hub.internal_error_count} internal errors"
         )
+
+    def stats(self) -> ExchangeStats:
+        """Counters for load tests: frames sent, dropped, coalesced; slow consumers."""
+        return self.hub.stats()
 
 
 def default_market(engine: MatchingEngine, config: ExchangeConfig, now_ns: int) -> Market | None:
@@ -190,6 +232,10 @@ def default_market(engine: MatchingEngine, config: ExchangeConfig, now_ns: int) 
     or the replay of a recorded window when ``config.replay`` is set."""
     options = dict(config.market_options)
     options.setdefault("seed", config.seed)
+    prices = dict(options.get("initial_prices") or MarketConfig().initial_prices)
+    for number in range(1, config.extra_instruments + 1):
+        prices.setdefault(synthetic_underlying(number), synthetic_index_price(number))
+    options["initial_prices"] = prices
     background = MarketConfig(**options)
     if config.replay is None:
         return SyntheticMarket(engine, background)

@@ -79,18 +79,21 @@ class PrivateRouter:
             batches.setdefault((session.session_id, kind), []).append(item)
 
         marks_moved: set[str] = set()
+        feeds = self.feeds
         for event in events:
+            if isinstance(event, MarkChanged):  # the market's bulk first
+                feeds.on_instrument(event.instrument_name)
+                marks_moved.add(event.instrument_name)
+                continue
+            if isinstance(event, IndexChanged):
+                feeds.on_index(event.underlying)
+                continue
             if isinstance(event, OrderUpdate):
                 self._route_order(event, add)
             elif isinstance(event, BookLevelsChanged):
                 self.feeds.on_instrument(event.instrument_name)
             elif isinstance(event, TradeEvent):
                 self.feeds.on_trade(event.trade)
-            elif isinstance(event, MarkChanged):
-                self.feeds.on_instrument(event.instrument_name)
-                marks_moved.add(event.instrument_name)
-            elif isinstance(event, IndexChanged):
-                self.feeds.on_index(event.underlying)
             elif isinstance(event, AccountTradeEvent):
                 subscribers = self._account_subscribers(event.account, ChannelKind.TRADE_HISTORY)
                 if subscribers:
@@ -179,9 +182,8 @@ class PrivateRouter:
         for account, sessions in self.by_account.items():
             if not any(ChannelKind.PORTFOLIO in s.private_channels for s in sessions.values()):
                 continue
-            for entry in self.engine.portfolio(account):
-                if entry.instrument_name in instruments and entry.position != 0:
-                    self._route_portfolio(account, entry, add)
+            for entry in self.engine.open_portfolio_entries(account, instruments):
+                self._route_portfolio(account, entry, add)
 
     def flush_summaries(self) -> None:
         """Periodic ``account.summary``: the current summary of every subscribed account,

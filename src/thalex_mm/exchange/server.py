@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 from http import HTTPStatus
 
-from websockets.asyncio.connection import broadcast
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from thalex_mm.exchange.hub import ExchangeHub
 from thalex_mm.exchange.session import Session
@@ -63,12 +63,17 @@ class ExchangeServer:
         host: str = "127.0.0.1",
         port: int = 0,
         tick_interval_s: float = 0.005,
+        *,
+        flow_control_bytes: int = 0,
     ) -> None:
         self.hub = hub
         self.clock = clock
         self.host = host
         self.port = port
         self.tick_interval_s = tick_interval_s
+        # > 0: skip clock ticks while a client has more than this many bytes unsent (ceiling
+        # benchmarks: the market waits instead of outrunning the reader); 0: never wait
+        self.flow_control_bytes = flow_control_bytes
         self.connections: dict[int, _Connection] = {}
         self.messages_in = 0
         self.frames_out = 0
@@ -135,23 +140,59 @@ class ExchangeServer:
         """Write every ready session's frames (synchronously, into the transports)."""
         for session in self.hub.take_ready():
             frames = session.take_output()
+            if not frames:
+                continue
             ws = self.connections.get(session.session_id)
-            if ws is None or not frames:
+            if ws is None:
+                session.counters.frames_unsent_at_close += len(frames)
                 continue
             self._write(ws, session, frames)
 
     def _write(self, ws: _Connection, session: Session, frames: list[bytes]) -> None:
-        for frame in frames:
-            broadcast((ws,), frame, text=True)
-        self.frames_out += len(frames)
+        """All of a session's frames in one transport write (one syscall, not one per frame).
+
+        Text frames are framed here (server frames are unmasked and compression is off), so
+        the protocol object is only asked whether the connection is still open.
+        """
+        counters = session.counters
         transport = ws.transport
-        if transport is not None and transport.get_write_buffer_size() > SLOW_CONSUMER_BYTES:
+        protocol = ws.protocol
+        if (
+            transport is None
+            or transport.is_closing()
+            or protocol.state is not State.OPEN
+            or protocol.expect_continuation_frame
+        ):
+            counters.frames_unsent_at_close += len(frames)
+            return
+        parts: list[bytes] = []
+        size = 0
+        for frame in frames:
+            parts.append(_text_header(len(frame)))
+            parts.append(frame)
+            size += len(frame)
+        try:
+            transport.write(b"".join(parts))
+        except Exception:  # a transport failure costs only this connection's frames
+            log.exception("writing to %r failed", session)
+            counters.frames_dropped += len(frames)
+            return
+        self.frames_out += len(frames)
+        counters.frames_written += len(frames)
+        counters.bytes_written += size
+        buffered = transport.get_write_buffer_size()
+        counters.max_write_buffer = max(counters.max_write_buffer, buffered)
+        if buffered > SLOW_CONSUMER_BYTES:
             log.warning("closing %r: client is not reading (slow consumer)", session)
+            self.hub.note_slow_consumer(session, buffered)
             transport.abort()
 
     async def _run_clock(self) -> None:
         while True:
             await asyncio.sleep(self.tick_interval_s)
+            if self.flow_control_bytes and self._backlogged():
+                self.hub.hold(self.clock.now_ns())  # the market waits for the slowest reader
+                continue
             try:
                 dead = self.hub.tick(self.clock.now_ns(), max_steps=_MAX_STEPS_PER_TICK)
             except Exception:
@@ -167,12 +208,31 @@ class ExchangeServer:
             self.flush()
             self._log_internal_errors()
 
+    def _backlogged(self) -> bool:
+        for ws in self.connections.values():
+            transport = ws.transport
+            if (
+                transport is not None
+                and transport.get_write_buffer_size() > self.flow_control_bytes
+            ):
+                return True
+        return False
+
     def _log_internal_errors(self) -> None:
         errors = self.hub.internal_errors
         if errors:
             for exc in errors:
                 log.error("request failed inside the exchange", exc_info=exc)
             errors.clear()
+
+
+def _text_header(length: int) -> bytes:
+    """RFC 6455 header of an unmasked, final text frame of ``length`` payload bytes."""
+    if length < 126:
+        return bytes((0x81, length))
+    if length < 65536:
+        return b"\x81\x7e" + length.to_bytes(2, "big")
+    return b"\x81\x7f" + length.to_bytes(8, "big")
 
 
 def _check_path(connection: ServerConnection, request: Request) -> Response | None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from thalex_mm.exchange.channels import ChannelError, ChannelKind, ChannelSpec
 from thalex_mm.exchange.engine import SessionRef
 from thalex_mm.exchange.ratelimit import SessionLimits
+from thalex_mm.exchange.stats import SessionCounters
 from thalex_mm.venue.thalex import messages as wire
 from thalex_mm.venue.thalex.auth import AuthError
 from thalex_mm.venue.thalex.codes import ErrorCode
@@ -66,12 +67,21 @@ class Session:
         self.private_channels: set[ChannelKind] = set()
         self.closed = False
         self.ref = SessionRef(account="", session_id=session_id, persistent=True)
+        self.counters = SessionCounters()
 
     # ---- output --------------------------------------------------------------------------
     def push(self, frame: bytes) -> None:
+        if self.closed:
+            self.counters.frames_unsent_at_close += 1
+            return
         if not self.outbox:
             self.hub.mark_ready(self)
         self.outbox.append(frame)
+        self.counters.frames_out += 1
+
+    def note_coalesced(self, count: int) -> None:
+        """Paced market data merged ``count`` changes into the frame just pushed."""
+        self.counters.coalesced += count
 
     def take_output(self) -> list[bytes]:
         out, self.outbox = self.outbox, []

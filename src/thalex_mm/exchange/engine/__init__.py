@@ -39,6 +39,9 @@ from thalex_mm.exchange.engine.instruments import (
     default_instruments,
     future_name,
     quarterly_expiry_after,
+    synthetic_index_price,
+    synthetic_perpetuals,
+    synthetic_underlying,
 )
 from thalex_mm.exchange.engine.types import (
     AccountSummary,
@@ -106,4 +109,7 @@ __all__ = [
     "default_instruments",
     "future_name",
     "quarterly_expiry_after",
+    "synthetic_index_price",
+    "synthetic_perpetuals",
+    "synthetic_underlying",
 ]

@@ -65,10 +65,11 @@ class _BookSide:
 class OrderBook:
     """Resting orders of one instrument."""
 
-    __slots__ = ("_changed", "asks", "bids", "name")
+    __slots__ = ("_changed", "asks", "bids", "name", "version")
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.version = 0  # bumped on every change: lets readers cache what they derive
         self.bids = _BookSide(is_bid=True)
         self.asks = _BookSide(is_bid=False)
         # (side, price) -> level amount before its first change since the last drain
@@ -90,6 +91,7 @@ class OrderBook:
         return self.side(side).amounts.get(price, 0)
 
     def _note(self, side: Side, price: int) -> None:
+        self.version += 1
         key = (side, price)
         if key not in self._changed:
             self._changed[key] = self.side(side).amounts.get(price, 0)

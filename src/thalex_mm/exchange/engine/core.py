@@ -26,6 +26,7 @@ from thalex_mm.exchange.engine.events import (
 )
 from thalex_mm.exchange.engine.instruments import ExchangeInstrument
 from thalex_mm.exchange.engine.orders import Order, ProtectionGroup
+from thalex_mm.exchange.engine.ticker_cache import TickerCache
 from thalex_mm.exchange.engine.types import (
     AccountSummary,
     ChangeReason,
@@ -67,7 +68,9 @@ class EngineCore:
             raise ValueError("instruments: the engine needs at least one instrument")
         self._instruments: dict[str, ExchangeInstrument] = {}
         self._products: dict[str, list[str]] = {}
+        self._by_underlying: dict[str, list[str]] = {}
         for inst in instruments:
+            self._by_underlying.setdefault(inst.spec.underlying, []).append(inst.name)
             if inst.name in self._instruments:
                 raise ValueError(f"instruments: {inst.name} listed twice")
             self._instruments[inst.name] = inst
@@ -101,6 +104,8 @@ class EngineCore:
         self._trade_seq = 0
         self._prio_seq = 0
         self._batch = _Batch()
+        self.summary_events = True  # False: no AccountSummaryChanged (nobody reads them)
+        self._tickers = TickerCache()  # see MatchingEngine.ticker
 
     # ---- accounts ------------------------------------------------------------------------
     def add_account(self, number: str, balance: float) -> None:
@@ -135,13 +140,6 @@ class EngineCore:
     def _add_open(self, order: Order, lots: int) -> None:
         key = (order.account, order.spec.name, order.side)
         self._open_lots[key] = self._open_lots.get(key, 0) + lots
-
-    def open_amounts(self, account: str, instrument_name: str) -> tuple[float, float]:
-        """(open buy amount, open sell amount) of working orders."""
-        spec = self._instruments[instrument_name].spec
-        buy = self._open_lots.get((account, instrument_name, Side.BUY), 0)
-        sell = self._open_lots.get((account, instrument_name, Side.SELL), 0)
-        return spec.lots_to_amount(buy), spec.lots_to_amount(sell)
 
     def _register(self, order: Order) -> None:
         self._add_open(order, order.amount - order.filled)
@@ -232,6 +230,7 @@ class EngineCore:
         batch.matches.append(TradeEvent(public))
         self._recent[spec.name].append(public)
         self._last_price[spec.name] = price
+        self._tickers.traded(spec.name)
         self._volume_lots[spec.name] += lots
         self._value[spec.name] += price_f * amount_f
         index = self._index.get(spec.underlying)
@@ -351,7 +350,8 @@ class EngineCore:
         for account, name in batch.portfolio:
             events.append(PortfolioChanged(account, self._portfolio_entry(account, name)))
             accounts[account] = None
-        events.extend(AccountSummaryChanged(a, self._summary(a)) for a in accounts)
+        if self.summary_events:
+            events.extend(AccountSummaryChanged(a, self._summary(a)) for a in accounts)
         for name in batch.books:
             book = self._books[name]
             bids, asks = book.drain_level_changes()

@@ -29,6 +29,7 @@ checks (error 24 never occurs).
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 
 from thalex_mm.domain import Side
 from thalex_mm.exchange.engine.book import OrderBook
@@ -40,6 +41,7 @@ from thalex_mm.exchange.engine.events import (
 from thalex_mm.exchange.engine.instruments import ExchangeInstrument
 from thalex_mm.exchange.engine.orders import Order
 from thalex_mm.exchange.engine.quoting import QuotingEngine
+from thalex_mm.exchange.engine.ticker_cache import BookTop, MarkNumbers
 from thalex_mm.exchange.engine.types import (
     AccountSummary,
     BookSnapshot,
@@ -82,6 +84,8 @@ class MatchingEngine(QuotingEngine):
             raise ValueError(f"index price for {underlying} must be positive, got {price}")
         self._index[underlying] = price
         self._index_time[underlying] = now_ns
+        for name in self._by_underlying.get(underlying, ()):
+            self._tickers.mark_changed(name)
         return [IndexChanged(underlying, price, now_ns)]
 
     def set_mark(
@@ -105,6 +109,7 @@ class MatchingEngine(QuotingEngine):
         self._mark_time[instrument_name] = now_ns
         if funding_rate is not None:
             self._funding_rates[instrument_name] = funding_rate
+        self._tickers.mark_changed(instrument_name)
         return [MarkChanged(instrument_name, mark_price, funding_rate, now_ns)]
 
     def apply_funding(self, now_ns: int, instrument_name: str, rate: float) -> list[Event]:
@@ -157,6 +162,27 @@ class MatchingEngine(QuotingEngine):
             return []
         return [self._portfolio_entry(account, name) for name in found.positions]
 
+    def open_portfolio_entries(
+        self, account: str, instrument_names: Collection[str]
+    ) -> list[PortfolioEntry]:
+        """Portfolio lines of the account's non-flat positions among ``instrument_names``, in
+        `portfolio` order (cheap when marks move: flat and other lines are not built)."""
+        found = self._accounts.get(account)
+        if found is None:
+            return []
+        return [
+            self._portfolio_entry(account, name)
+            for name, pos in found.positions.items()
+            if pos.lots != 0 and name in instrument_names
+        ]
+
+    def open_amounts(self, account: str, instrument_name: str) -> tuple[float, float]:
+        """(open buy amount, open sell amount) of working orders."""
+        spec = self._instruments[instrument_name].spec
+        buy = self._open_lots.get((account, instrument_name, Side.BUY), 0)
+        sell = self._open_lots.get((account, instrument_name, Side.SELL), 0)
+        return spec.lots_to_amount(buy), spec.lots_to_amount(sell)
+
     def position_lots(self, account: str, instrument_name: str) -> int:
         found = self._accounts.get(account)
         pos = None if found is None else found.positions.get(instrument_name)
@@ -194,6 +220,91 @@ class MatchingEngine(QuotingEngine):
         return self._books[instrument_name]
 
     def ticker(self, instrument_name: str, now_ns: int) -> TickerData | None:
+        """The ticker, cached until the book, mark, index or trades of the instrument change
+        (feeds ask for it on every publication). Equal to `compute_ticker`."""
+        book = self._books.get(instrument_name)
+        if book is None:
+            return None
+        cached = self._tickers.whole.get(instrument_name)
+        if cached is not None and cached[0] == book.version:
+            return cached[1]
+        if instrument_name not in self._marks:  # mark_time falls back to now: not cacheable
+            return self.compute_ticker(instrument_name, now_ns)
+        inst = self._instruments[instrument_name]
+        spec = inst.spec
+        cache = self._tickers
+        book_part = cache.books.get(instrument_name)
+        if book_part is None or book_part[0] != book.version:
+            book_part = (book.version, self._book_top(instrument_name))
+            cache.books[instrument_name] = book_part
+        mark_part = cache.marks.get(instrument_name)
+        if mark_part is None:
+            mark_part = cache.marks[instrument_name] = self._mark_numbers(
+                inst, self._marks[instrument_name]
+            )
+        trades = cache.trades.get(instrument_name)
+        if trades is None:
+            last = self._last_price.get(instrument_name)
+            trades = (
+                None if last is None else spec.ticks_to_price(last),
+                spec.lots_to_amount(self._volume_lots[instrument_name]),
+                self._value[instrument_name],
+                spec.lots_to_amount(self._long_lots[instrument_name]),
+            )
+            cache.trades[instrument_name] = trades
+        bid_p, bid_a, ask_p, ask_a = book_part[1]
+        mark, index, collar_low, collar_high, funding, funding_mark = mark_part
+        data = TickerData(
+            instrument_name,
+            mark,
+            self._mark_time[instrument_name],
+            index,
+            bid_p,
+            bid_a,
+            ask_p,
+            ask_a,
+            trades[0],
+            trades[1],
+            trades[2],
+            collar_low,
+            collar_high,
+            trades[3],
+            funding,
+            funding_mark,
+        )
+        cache.whole[instrument_name] = (book.version, data)
+        return data
+
+    def _book_top(self, instrument_name: str) -> BookTop:
+        spec = self._instruments[instrument_name].spec
+        book = self._books[instrument_name]
+        bid, ask = book.best_bid(), book.best_ask()
+        return (
+            None if bid is None else spec.ticks_to_price(bid),
+            None if bid is None else spec.lots_to_amount(book.bids.amounts[bid]),
+            None if ask is None else spec.ticks_to_price(ask),
+            None if ask is None else spec.lots_to_amount(book.asks.amounts[ask]),
+        )
+
+    def _mark_numbers(self, inst: ExchangeInstrument, mark: float) -> MarkNumbers:
+        """(mark, index, collar_low, collar_high, funding_rate, funding_mark)."""
+        spec = inst.spec
+        index = self._index.get(spec.underlying)
+        funding = self._funding_rates.get(inst.name) if inst.is_perpetual else None
+        fraction = inst.collar_fraction
+        low = max(1, spec.price_to_ticks_ceil(mark * (1.0 - fraction)))  # = collar_limit()
+        high = spec.price_to_ticks_floor(mark * (1.0 + fraction))
+        return (
+            mark,
+            index,
+            spec.ticks_to_price(low),
+            spec.ticks_to_price(high),
+            funding,
+            None if funding is None or index is None else mark - index,
+        )
+
+    def compute_ticker(self, instrument_name: str, now_ns: int) -> TickerData | None:
+        """The ticker computed from scratch (the reference `ticker`'s cache must equal)."""
         inst = self._instruments.get(instrument_name)
         if inst is None:
             return None

@@ -119,3 +119,43 @@ def default_instruments(now_ns: int) -> list[ExchangeInstrument]:
             create_time_ns=created,
         ),
     ]
+
+
+SYNTHETIC_PREFIX = "SYN"
+MAX_SYNTHETIC = 999
+
+
+def synthetic_underlying(number: int) -> str:
+    """The index of the ``number``-th synthetic perpetual, e.g. SYN001USD."""
+    return f"{SYNTHETIC_PREFIX}{number:03d}USD"
+
+
+def synthetic_index_price(number: int) -> float:
+    """A distinct, deterministic starting index per synthetic underlying (1,025 … 25,975)."""
+    return 1_000.0 + 25.0 * number
+
+
+def synthetic_perpetuals(count: int, now_ns: int) -> list[ExchangeInstrument]:
+    """``count`` extra perpetuals for load tests: SYN001-PERPETUAL, … on their own index
+    (SYN001USD) and product group (FSYN001USD), with ETH's contract specs (tick 0.1,
+    volume tick 0.01, min 0.01)."""
+    if not 0 <= count <= MAX_SYNTHETIC:
+        raise ValueError(f"extra_instruments must be 0..{MAX_SYNTHETIC}, got {count}")
+    out: list[ExchangeInstrument] = []
+    for number in range(1, count + 1):
+        underlying = synthetic_underlying(number)
+        out.append(
+            ExchangeInstrument(
+                InstrumentSpec(
+                    name=f"{SYNTHETIC_PREFIX}{number:03d}-PERPETUAL",
+                    kind=InstrumentKind.PERPETUAL,
+                    underlying=underlying,
+                    tick_size=0.1,
+                    amount_step=0.01,
+                    min_amount=0.01,
+                    product=f"F{underlying}",
+                ),
+                create_time_ns=now_ns,
+            )
+        )
+    return out

@@ -27,6 +27,8 @@ class MarketConfig:
     Uninformed takers: per instrument and side, Poisson arrivals at ``taker_rate_per_s`` (A);
     each sweeps the book to a depth δ ~ Exponential(``taker_decay_per_bp`` = k), so an order
     resting δ bps from fair is hit at rate A·e^(−kδ) (the Avellaneda–Stoikov flow).
+    Extra load-test perpetuals (``SYN…``) use ``extra_requote_bps`` and
+    ``extra_taker_rate_per_s`` instead, so a hundred of them stay cheap to simulate.
     Informed takers: Poisson at ``informed_rate_per_s``; each knows the coming index move and,
     if it exceeds ``informed_min_move_bps``, buys/sells up to the new fair price
     (``informed_notional_usd`` per order), so stale quotes are picked off.
@@ -56,6 +58,9 @@ class MarketConfig:
     informed_min_move_bps: float = 0.5
     informed_notional_usd: float = 20_000.0
     max_step_s: float = 60.0  # longer gaps are simulated as several sub-steps
+    # the extra load-test perpetuals (SYN001-PERPETUAL …): cheaper background flow
+    extra_requote_bps: float = 2.0  # the maker re-quotes them after a larger fair move
+    extra_taker_rate_per_s: float = 0.5  # per instrument and side
 
     def __post_init__(self) -> None:
         non_negative = (
@@ -72,6 +77,8 @@ class MarketConfig:
             "taker_rate_per_s",
             "informed_rate_per_s",
             "informed_min_move_bps",
+            "extra_requote_bps",
+            "extra_taker_rate_per_s",
         )
         for name in non_negative:
             value = getattr(self, name)

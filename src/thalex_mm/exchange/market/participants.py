@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -23,10 +23,16 @@ from thalex_mm.exchange.engine import (
     SessionRef,
     TimeInForce,
 )
+from thalex_mm.exchange.engine.instruments import SYNTHETIC_PREFIX
 from thalex_mm.exchange.market.config import MarketConfig
 
 _BIG = 1e9  # MM-protection amounts for the background maker: never trips within a step
 _BPS = 1e-4
+
+
+def is_extra(instrument_name: str) -> bool:
+    """One of the extra load-test perpetuals (SYN001-PERPETUAL …)?"""
+    return instrument_name.startswith(SYNTHETIC_PREFIX)
 
 
 def level_price(spec: InstrumentSpec, fair: float, side: Side, distance_bps: float) -> int:
@@ -59,16 +65,27 @@ class BackgroundMaker:
         self.session = session
         self.config = config
         self._quoted_fair: dict[str, float] = {}
+        self._quoted_book: dict[str, int] = {}  # book version right after our last quote
 
     def _needs_quote(self, name: str, fair: float) -> bool:
         last = self._quoted_fair.get(name)
-        if last is None or abs(fair / last - 1.0) * 1e4 > self.config.maker_requote_bps:
+        cfg = self.config
+        threshold = cfg.extra_requote_bps if is_extra(name) else cfg.maker_requote_bps
+        if last is None or abs(fair / last - 1.0) * 1e4 > threshold:
             return True
-        return self.engine.quote_count(self.session.session_id, name) < 2 * self.config.maker_levels
+        if self.engine.order_book(name).version == self._quoted_book.get(name):
+            return False  # nothing traded or moved in the book since we quoted
+        full = (
+            self.engine.quote_count(self.session.session_id, name) >= 2 * self.config.maker_levels
+        )
+        if full:
+            self._quoted_book[name] = self.engine.order_book(name).version
+        return not full
 
-    def _protect(self, now_ns: int) -> list[Event]:
+    def _protect(self, now_ns: int, products: Iterable[str]) -> list[Event]:
+        """Keep (huge) MM protection set on the groups about to be quoted."""
         events: list[Event] = []
-        for product in self.engine.products():
+        for product in products:
             remaining = self.engine.mm_protection_remaining(self.session.session_id, product)
             if remaining is None or remaining < _BIG / 2:
                 out = self.engine.set_mm_protection(
@@ -104,9 +121,18 @@ class BackgroundMaker:
             entries.append(QuoteEntry(name, bids, asks))
         if not entries:
             return []
-        events = self._protect(now_ns)
+        products = {
+            inst.spec.product
+            for inst in (self.engine.instrument(e.instrument_name) for e in entries)
+            if inst is not None
+        }
+        events = self._protect(now_ns, sorted(products))
         out = self.engine.mass_quote(now_ns, self.session, entries, label="background")
         events.extend(out.events)
+        for entry in entries:
+            self._quoted_book[entry.instrument_name] = self.engine.order_book(
+                entry.instrument_name
+            ).version
         return events
 
 
@@ -124,37 +150,66 @@ class UninformedTakers:
         self.session = session
         self.config = config
         self.rng = rng
+        self._listed: list[str] = []
+        self._regular: list[str] = []
+        self._extra: list[str] = []
 
     def run(self, now_ns: int, dt_s: float, fairs: Mapping[str, float]) -> list[Event]:
         cfg = self.config
         events: list[Event] = []
-        if cfg.taker_rate_per_s == 0:
-            return events
-        mean_reach = 1.0 / cfg.taker_decay_per_bp
-        for name, fair in fairs.items():
+        listed = list(fairs)
+        if listed != self._listed:  # (re)split regular and extra instruments
+            self._listed = listed
+            self._regular = [name for name in listed if not is_extra(name)]
+            self._extra = [name for name in listed if is_extra(name)]
+        regular, extra = self._regular, self._extra
+        for names, rate in ((regular, cfg.taker_rate_per_s), (extra, cfg.extra_taker_rate_per_s)):
+            if names and rate > 0:
+                self._arrive(now_ns, dt_s, fairs, names=names, rate=rate, events=events)
+        return events
+
+    def _arrive(
+        self,
+        now_ns: int,
+        dt_s: float,
+        fairs: Mapping[str, float],
+        *,
+        names: list[str],
+        rate: float,
+        events: list[Event],
+    ) -> None:
+        """One Poisson draw for all (instrument, side) streams, then each arrival picks its
+        stream uniformly: the same independent Poisson processes, at O(1) cost per quiet
+        step however many instruments are listed."""
+        mean_reach = 1.0 / self.config.taker_decay_per_bp
+        arrivals = int(self.rng.poisson(rate * dt_s * 2 * len(names)))
+        if arrivals == 0:
+            return
+        streams = self.rng.integers(0, 2 * len(names), size=arrivals)
+        reaches = self.rng.exponential(mean_reach, size=arrivals)
+        for stream, reach_bps in zip(streams.tolist(), reaches.tolist(), strict=True):
+            name = names[stream >> 1]
+            side = Side.BUY if stream & 1 == 0 else Side.SELL
             inst = self.engine.instrument(name)
             if inst is None:
                 continue
             spec = inst.spec
-            for side in (Side.BUY, Side.SELL):
-                for _ in range(int(self.rng.poisson(cfg.taker_rate_per_s * dt_s))):
-                    reach = float(self.rng.exponential(mean_reach))
-                    if side is Side.BUY:
-                        limit = spec.price_to_ticks_floor(fair * (1.0 + reach * _BPS))
-                    else:
-                        limit = spec.price_to_ticks_ceil(fair * (1.0 - reach * _BPS))
-                    if limit <= 0:
-                        continue
-                    lots = volume_through(self.engine, name, side, limit)
-                    if lots == 0:
-                        continue
-                    out = self.engine.insert(
-                        now_ns, self.session, instrument_name=name, direction=side,
-                        amount=spec.lots_to_amount(lots), price=spec.ticks_to_price(limit),
-                        time_in_force=TimeInForce.IOC, collar=Collar.CLAMP,
-                    )  # fmt: skip
-                    events.extend(out.events)
-        return events
+            fair = fairs[name]
+            if side is Side.BUY:
+                limit = spec.price_to_ticks_floor(fair * (1.0 + reach_bps * _BPS))
+            else:
+                limit = spec.price_to_ticks_ceil(fair * (1.0 - reach_bps * _BPS))
+            if limit <= 0:
+                continue
+            lots = volume_through(self.engine, name, side, limit)
+            if lots == 0:
+                continue
+            out = self.engine.insert(
+                now_ns, self.session, instrument_name=name, direction=side,
+                amount=spec.lots_to_amount(lots), price=spec.ticks_to_price(limit),
+                time_in_force=TimeInForce.IOC, collar=Collar.CLAMP,
+            )  # fmt: skip
+            events.extend(out.events)
 
 
 class InformedTrader:
@@ -183,8 +238,15 @@ class InformedTrader:
         events: list[Event] = []
         if cfg.informed_rate_per_s == 0:
             return events
-        for name, fair in fairs_now.items():
-            arrivals = int(self.rng.poisson(cfg.informed_rate_per_s * dt_s))
+        names = list(fairs_now)
+        total = int(self.rng.poisson(cfg.informed_rate_per_s * dt_s * len(names)))
+        if total == 0:
+            return events
+        # one draw for all instruments, split uniformly: independent Poisson arrivals each
+        counts = np.bincount(self.rng.integers(0, len(names), size=total), minlength=len(names))
+        for name, arrivals_np in zip(names, counts.tolist(), strict=True):
+            arrivals = int(arrivals_np)
+            fair = fairs_now[name]
             nxt = fairs_next.get(name)
             inst = self.engine.instrument(name)
             if arrivals == 0 or nxt is None or inst is None:

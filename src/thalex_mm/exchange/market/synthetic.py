@@ -18,6 +18,7 @@ import numpy as np
 
 from thalex_mm.domain import InstrumentKind
 from thalex_mm.exchange.engine import Event, MatchingEngine, SessionRef
+from thalex_mm.exchange.engine.instruments import SYNTHETIC_PREFIX
 from thalex_mm.exchange.market.config import MarketConfig
 from thalex_mm.exchange.market.index import (
     IndexProcess,
@@ -46,16 +47,27 @@ class SyntheticMarket:
         self.engine = engine
         self.config = config or MarketConfig()
         cfg = self.config
-        seeds = np.random.SeedSequence(cfg.seed).spawn(4)
-        index_rng, premium_rng, taker_rng, informed_rng = (np.random.default_rng(s) for s in seeds)
+        seeds = np.random.SeedSequence(cfg.seed).spawn(5)
+        index_rng, premium_rng, taker_rng, informed_rng, extra_rng = (
+            np.random.default_rng(s) for s in seeds
+        )
+        # The extra load-test underlyings (SYN…) draw from their own generator, so listing
+        # them leaves the prices of the regular instruments unchanged for a seed.
         self._indices: dict[str, IndexProcess] = {}
         for underlying in engine.underlyings():
             price = cfg.initial_prices.get(underlying)
             if price is None:
                 raise ValueError(f"MarketConfig.initial_prices has no price for {underlying!r}")
-            self._indices[underlying] = IndexProcess(price, cfg, index_rng)
+            extra = underlying.startswith(SYNTHETIC_PREFIX)
+            self._indices[underlying] = IndexProcess(
+                price, cfg, extra_rng if extra else index_rng, countdown=extra
+            )
         self._premiums = {
-            inst.name: PremiumProcess(cfg.perp_premium_mean, cfg, premium_rng)
+            inst.name: PremiumProcess(
+                cfg.perp_premium_mean,
+                cfg,
+                extra_rng if inst.spec.underlying.startswith(SYNTHETIC_PREFIX) else premium_rng,
+            )
             for inst in engine.instruments()
             if inst.spec.kind is InstrumentKind.PERPETUAL
         }
@@ -65,6 +77,16 @@ class SyntheticMarket:
         self.takers = UninformedTakers(engine, TAKER_SESSION, cfg, taker_rng)
         self.informed = InformedTrader(engine, INFORMED_SESSION, cfg, informed_rng)
         self._last_ns: int | None = None
+        # (name, its index process, premium process or None, expiry s or None) in listing order
+        self._priced = [
+            (
+                inst.name,
+                self._indices[inst.spec.underlying],
+                self._premiums.get(inst.name),
+                inst.spec.expiry_ts,
+            )
+            for inst in engine.instruments()
+        ]
 
     # ---- prices ---------------------------------------------------------------------------
     def index(self, underlying: str) -> float:
@@ -76,16 +98,15 @@ class SyntheticMarket:
     def fair_prices(self, now_ns: int, *, pending: bool = False) -> dict[str, float]:
         """Mark of every instrument from the current (or the proposed, ``pending``) index."""
         now_s = now_ns / _NS
+        basis = self.config.future_basis_per_year
         out: dict[str, float] = {}
-        for inst in self.engine.instruments():
-            process = self._indices[inst.spec.underlying]
+        for name, process, premium, expiry in self._priced:
             index = process.pending if pending and process.pending is not None else process.price
-            if inst.spec.kind is InstrumentKind.PERPETUAL:
-                out[inst.name] = index * (1.0 + self._premiums[inst.name].value)
+            if premium is not None:
+                out[name] = index * (1.0 + premium.value)
             else:
-                expiry = inst.spec.expiry_ts if inst.spec.expiry_ts is not None else now_s
-                out[inst.name] = future_mark(
-                    index, self.config.future_basis_per_year, expiry, now_s
+                out[name] = future_mark(
+                    index, basis, expiry if expiry is not None else now_s, now_s
                 )
         return out
 
@@ -97,9 +118,10 @@ class SyntheticMarket:
         events: list[Event] = []
         for underlying, process in self._indices.items():
             events.extend(self.engine.set_index(now_ns, underlying, process.price))
-        for name, fair in fairs.items():
-            rate = self.funding_rate(name) if name in self._premiums else None
-            events.extend(self.engine.set_mark(now_ns, name, fair, funding_rate=rate))
+        cap = self.config.funding_cap
+        for name, _process, premium, _expiry in self._priced:
+            rate = None if premium is None else funding_rate(premium.value, cap)
+            events.extend(self.engine.set_mark(now_ns, name, fairs[name], funding_rate=rate))
         return events
 
     def start(self, now_ns: int) -> list[Event]:
@@ -109,6 +131,11 @@ class SyntheticMarket:
         events = self._publish(now_ns, fairs)
         events.extend(self.maker.requote(now_ns, fairs))
         return events
+
+    def skip_to(self, now_ns: int) -> None:
+        """Jump the clock without simulating the gap (the driver fell behind real time)."""
+        if self._last_ns is not None and now_ns > self._last_ns:
+            self._last_ns = now_ns
 
     def step(self, now_ns: int) -> list[Event]:
         """Advance the world to ``now_ns``; returns every engine event it caused."""
