@@ -149,11 +149,14 @@ def test_reconnect_resync_then_requote():
     )  # fmt: skip
     out = engine.handle(ev.Resynced(4 * MS, (listed,), ())).actions
     assert out, "the engine re-quotes after a resync"
-    # the surviving order is addressed by order id now (its client id belonged to the old session)
+    # the surviving order is cancelled by order id (its client id belonged to the old session,
+    # and after a half-open reconnect its fills would reach only the old session's feed), and
+    # the whole ladder is quoted afresh
     touching = [a for a in out if not isinstance(a, Insert)]
     assert touching
+    assert all(isinstance(a, Cancel) for a in touching)
     assert all(a.order_id == "o-kept" and a.client_order_id is None for a in touching)
-    assert len([a for a in out if isinstance(a, Insert)]) == 5
+    assert len([a for a in out if isinstance(a, Insert)]) == len(inserts)
 
 
 def test_unanswered_cancel_is_not_repeated():

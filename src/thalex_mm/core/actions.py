@@ -167,11 +167,15 @@ class OrderAnomaly(msgspec.Struct, frozen=True, gc=False):
 
 
 class HedgeReport(msgspec.Struct, frozen=True, gc=False):
+    """A hedge order went out (``hedge_lots``), or was capped or blocked (``reason`` says
+    why; ``hedge_lots`` 0 when nothing was sent)."""
+
     now_ns: int
     instrument: str
     net_delta_lots: int
     hedge_side: Side
     hedge_lots: int
+    reason: str = ""
 
 
 Decision = (

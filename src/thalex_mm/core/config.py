@@ -205,6 +205,9 @@ class EngineConfig:
     max_total_loss: float | None = None  # portfolio-wide: total PnL below -this halts all
     hedges: tuple[HedgeConfig, ...] = ()
     trade_id_memory: int = 200_000  # trade ids remembered for deduplication
+    # quote (and hedge) nothing before the first Resynced: until then the venue's position
+    # and open orders are unknown (a live runner should set it; simulations need not)
+    wait_for_resync: bool = False
 
     def __post_init__(self) -> None:
         if not self.instruments:

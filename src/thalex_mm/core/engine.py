@@ -7,7 +7,13 @@ caller-owned lists instead, to avoid an allocation per event on the hot path.
 A quoting cycle for an instrument: risk verdict (kill switch, limits, take-profit,
 recovery) → stale-data guard → quoter (model + risk shaping) → order manager (diff, or one
 mass quote) → final guard. It runs after market data, fills, replies (a reply frees an
-order for its next action) and timers (refresh, staleness, cooldown).
+order for its next action) and timers (refresh, staleness, cooldown, reply timeouts).
+
+``restrict(now_ns, reason, decisions)`` is the no-new-risk switch (e.g. the journal's
+back-pressure): while a reason is set every instrument quotes only the side that reduces
+its position, never past flat; ``None`` lifts it. Hedges still go out (they reduce the net
+delta) within the hedge instrument's limit. The kill switch's ``CancelAll`` is
+``private/cancel_all``: account-wide, it cancels manual orders of the account too.
 """
 
 from __future__ import annotations
@@ -20,13 +26,12 @@ from thalex_mm.core.actions import (
     Action,
     CancelAll,
     Decision,
-    Ladder,
     NoQuoteReport,
     Output,
-    QuoteReport,
     TradingState,
 )
 from thalex_mm.core.config import EngineConfig
+from thalex_mm.core.engine_replies import ReplyHandlers
 from thalex_mm.core.hedge import Hedger
 from thalex_mm.core.ids import IdSource
 from thalex_mm.core.instrument import Instrument
@@ -36,7 +41,7 @@ from thalex_mm.model.quote import NoQuote
 _HALTED = TradingState.HALTED
 
 
-class Engine:
+class Engine(ReplyHandlers):
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
         self.ids = IdSource(config.first_client_order_id)
@@ -58,8 +63,17 @@ class Engine:
                     ids=self.ids,
                 )
             )
+            self.hedgers[-1].reply_timeout_ns = int(hedge.cfg.orders.reply_timeout_ms * 1e6)
         self.halted_all = False
+        self.restriction: str | None = None  # the no-new-risk switch's reason
+        self.synced = not config.wait_for_resync  # False until the first Resynced
+        self._deferred: dict[Instrument, bool] | None = None  # handle_batch's pending cycles
         self._cancel_all_id = 0
+        self._cancel_all_ns = 0
+        self._cancel_all_reason = ""
+        self._reply_timeout_ns = int(
+            min(c.orders.reply_timeout_ms for c in config.instruments) * 1_000_000
+        )
         self._handlers: dict[type, Callable[[Any, list[Action], list[Decision]], None]] = {
             ev.BookTop: self._on_top,
             ev.BookUpdate: self._on_book,
@@ -89,19 +103,61 @@ class Engine:
     ) -> None:
         self._handlers[type(event)](event, actions, decisions)
 
+    def handle_batch(
+        self, events: list[ev.Event], actions: list[Action], decisions: list[Decision]
+    ) -> None:
+        """Handle the events of one venue frame (e.g. the order list of one ``session.orders``
+        notification) as one: order updates are all applied before the quoting cycle runs,
+        once per instrument, so no amend goes to an order a later update of the same frame
+        reports filled (the venue would answer "order not found")."""
+        deferred: dict[Instrument, bool] = {}
+        self._deferred = deferred
+        try:
+            for event in events:
+                if type(event) is not ev.OrderUpdate:
+                    self._flush(event.now_ns, deferred, actions, decisions)
+                self._handlers[type(event)](event, actions, decisions)
+        finally:
+            self._deferred = None
+        if events:
+            self._flush(events[-1].now_ns, deferred, actions, decisions)
+
+    def _flush(
+        self,
+        now: int,
+        deferred: dict[Instrument, bool],
+        actions: list[Action],
+        decisions: list[Decision],
+    ) -> None:
+        if any(deferred.values()):
+            self._after_fill(now, actions, decisions)
+        for inst in deferred:
+            self._cycle(inst, now, actions, decisions)
+        deferred.clear()
+
+    def restrict(self, now_ns: int, reason: str | None, decisions: list[Decision]) -> None:
+        """No new risk while ``reason`` is set (None lifts it): only the side that reduces
+        each position quotes; the adding side is pulled on the next cycle (any event or
+        timer). Reported as ``RiskStateChanged`` per instrument, with the reason."""
+        if reason == self.restriction:
+            return
+        self.restriction = reason
+        for inst in self.instruments.values():
+            inst.risk.restrict(now_ns, reason, decisions)
+
     # --- market data --------------------------------------------------------------------
     def _on_top(self, e: ev.BookTop, actions: list[Action], decisions: list[Decision]) -> None:
         inst = self.instruments.get(e.instrument)
         if inst is not None:
             inst.market.on_top(e)
-            inst.quoter.on_market(e.now_ns, inst.market)
+            inst.quoter.on_market(e.now_ns, inst.market, inst.own_quotes())
             self._cycle(inst, e.now_ns, actions, decisions)
 
     def _on_book(self, e: ev.BookUpdate, actions: list[Action], decisions: list[Decision]) -> None:
         inst = self.instruments.get(e.instrument)
         if inst is not None:
             inst.market.on_book(e)
-            inst.quoter.on_market(e.now_ns, inst.market)
+            inst.quoter.on_market(e.now_ns, inst.market, inst.own_quotes())
             self._cycle(inst, e.now_ns, actions, decisions)
 
     def _on_ticker(self, e: ev.Ticker, actions: list[Action], decisions: list[Decision]) -> None:
@@ -110,7 +166,7 @@ class Engine:
             inst.market.on_ticker(e)
             if e.mark_price > 0.0:
                 inst.guard.reference_ticks = e.mark_price / inst.spec.tick_size
-            inst.quoter.on_market(e.now_ns, inst.market)
+            inst.quoter.on_market(e.now_ns, inst.market, inst.own_quotes())
             self._cycle(inst, e.now_ns, actions, decisions)
 
     def _on_public_trade(
@@ -128,14 +184,16 @@ class Engine:
         inst = self.instruments.get(e.instrument)
         if inst is None:
             return
-        filled = False
-        for fill in e.fills:
-            filled = inst.position.apply(fill) or filled
+        filled = self._apply(inst, e.fills, e.now_ns, decisions)
         hedged = False
         for hedger in self.hedgers:
             hedged = hedger.on_answer(e.reply_to) or hedged
         if not hedged:
             inst.orders.on_update(e, decisions)
+        deferred = self._deferred
+        if deferred is not None:  # in a batch: one cycle at its end, on the whole frame
+            deferred[inst] = filled or deferred.get(inst, False)
+            return
         if filled:
             self._after_fill(e.now_ns, actions, decisions)
         self._cycle(inst, e.now_ns, actions, decisions)
@@ -146,14 +204,13 @@ class Engine:
         inst = self.instruments.get(e.instrument)
         if inst is None:
             return
-        filled = False
-        for fill in e.fills:
-            filled = inst.position.apply(fill) or filled
-        if filled:
+        if self._apply(inst, e.fills, e.now_ns, decisions):
             self._after_fill(e.now_ns, actions, decisions)
             self._cycle(inst, e.now_ns, actions, decisions)
 
     def _after_fill(self, now_ns: int, actions: list[Action], decisions: list[Decision]) -> None:
+        if not self.synced:
+            return
         for hedger in self.hedgers:
             max_age = self.instruments[hedger.cfg.hedge].max_age_ns
             hedger.check(now_ns, max_age, actions, decisions)
@@ -163,62 +220,6 @@ class Engine:
         if inst is not None:
             inst.position.apply_funding(e.amount)
 
-    # --- replies ------------------------------------------------------------------------
-    def _on_rejected(
-        self, e: ev.ActionRejected, actions: list[Action], decisions: list[Decision]
-    ) -> None:
-        aid = e.action_id
-        if aid == self._cancel_all_id:
-            self._end_cancel_all(aid)
-            return
-        for hedger in self.hedgers:
-            if hedger.on_answer(aid):
-                return
-        for inst in self.instruments.values():
-            if inst.orders.owns_action(aid):
-                inst.orders.on_rejected(aid, e.code, e.now_ns, decisions)
-            elif inst.mq is not None and inst.mq.owns_action(aid):
-                inst.mq.on_rejected(aid, e.code, e.now_ns, decisions)
-            else:
-                continue
-            self._cycle(inst, e.now_ns, actions, decisions)
-            return
-
-    def _on_acknowledged(
-        self, e: ev.ActionAcknowledged, actions: list[Action], decisions: list[Decision]
-    ) -> None:
-        if e.action_id == self._cancel_all_id:
-            self._end_cancel_all(e.action_id)
-            return
-        for inst in self.instruments.values():
-            if inst.mq is not None and inst.mq.owns_action(e.action_id):
-                inst.mq.on_acknowledged(e.action_id)
-                self._cycle(inst, e.now_ns, actions, decisions)
-                return
-
-    def _on_mass_quote_result(
-        self, e: ev.MassQuoteResult, actions: list[Action], decisions: list[Decision]
-    ) -> None:
-        for inst in self.instruments.values():
-            if inst.mq is not None and inst.mq.owns_action(e.action_id):
-                inst.mq.on_result(e, decisions)
-                self._cycle(inst, e.now_ns, actions, decisions)
-                return
-
-    def _on_mm_protection(
-        self, e: ev.MMProtectionUpdate, actions: list[Action], decisions: list[Decision]
-    ) -> None:
-        if not e.tripped:
-            return
-        for inst in self.instruments.values():
-            if inst.mq is not None and inst.spec.product == e.product:
-                inst.mq.on_protection_tripped(e.now_ns)
-
-    def _end_cancel_all(self, action_id: int) -> None:
-        self._cancel_all_id = 0
-        for inst in self.instruments.values():
-            inst.orders.end_bulk_cancel(action_id)
-
     # --- account ------------------------------------------------------------------------
     def _on_portfolio(
         self, e: ev.PortfolioSnapshot, actions: list[Action], decisions: list[Decision]
@@ -226,17 +227,17 @@ class Engine:
         for entry in e.entries:
             inst = self.instruments.get(entry.instrument)
             if inst is not None:
-                report = inst.position.reconcile(entry, e.now_ns)
-                if report is not None:
-                    decisions.append(report)
+                self._reconcile(inst, entry, e.now_ns, decisions)
 
     def _on_timer(self, e: ev.Timer, actions: list[Action], decisions: list[Decision]) -> None:
         now = e.now_ns
+        if self._cancel_all_id and now - self._cancel_all_ns > self._reply_timeout_ns:
+            # the kill switch's cancel-all got no answer: send another one
+            self._end_cancel_all(self._cancel_all_id)
+            self._kill(now, self._cancel_all_reason + " (resent: no reply)", actions)
         for inst in self.instruments.values():
-            inst.orders.check_timeouts(now, decisions)
-            report = inst.position.reconcile(None, now)
-            if report is not None:
-                decisions.append(report)
+            inst.orders.check_timeouts(now, decisions, actions)
+            self._reconcile(inst, None, now, decisions)
             self._cycle(inst, now, actions, decisions)
         self._after_fill(now, actions, decisions)
 
@@ -254,17 +255,24 @@ class Engine:
     def _on_resynced(
         self, e: ev.Resynced, actions: list[Action], decisions: list[Decision]
     ) -> None:
+        self.synced = True
         entries = {entry.instrument: entry for entry in e.positions}
         for inst in self.instruments.values():
             inst.orders.on_resynced(e.open_orders, decisions)
+            # Orders kept from the old session are cancelled by order id, never quoted with:
+            # after a half-open reconnect their fills reach only the old session's feed.
+            inst.orders.cancel_everything(e.now_ns, actions)
             if inst.mq is not None:
                 inst.mq.on_resynced()
             fills = tuple(f for u in e.open_orders if u.instrument == inst.name for f in u.fills)
-            if inst.position.fresh:  # a (re)started engine: the venue's position is the start
-                inst.position.seed(entries.get(inst.name), fills)
+            position = inst.position
+            if position.fresh:  # a (re)started engine: the venue's position is the start
+                mark = inst.mark()
+                before = position.total_pnl(mark)
+                position.seed(entries.get(inst.name), fills)
+                inst.risk.shift_base(position.total_pnl(mark) - before)  # not a loss of ours
             else:
-                for fill in fills:
-                    inst.position.apply(fill)
+                self._apply(inst, fills, e.now_ns, decisions)
         self._on_portfolio(ev.PortfolioSnapshot(e.now_ns, e.positions), actions, decisions)
         for inst in self.instruments.values():
             self._cycle(inst, e.now_ns, actions, decisions)
@@ -273,6 +281,8 @@ class Engine:
     def _cycle(
         self, inst: Instrument, now: int, actions: list[Action], decisions: list[Decision]
     ) -> None:
+        if not self.synced:
+            return  # the venue's position and orders are not known yet
         position = inst.position
         mark = inst.mark()
         total = position.total_pnl(mark)
@@ -282,7 +292,13 @@ class Engine:
             return
         max_total_loss = self.config.max_total_loss
         if max_total_loss is not None and not self.halted_all:
-            portfolio = sum(i.position.total_pnl(i.mark()) for i in self.instruments.values())
+            # each instrument's PnL since this run's start (its risk's run_base), so a
+            # restart with an old open position does not count its old PnL
+            portfolio = sum(
+                i.position.total_pnl(i.mark()) - i.risk.run_base
+                for i in self.instruments.values()
+                if i.risk.started
+            )
             if portfolio <= -max_total_loss:
                 self.halted_all = True
                 for other in self.instruments.values():
@@ -322,25 +338,6 @@ class Engine:
                 reduce_only_side=permit.take_profit_side, actions=actions, decisions=decisions,
             )  # fmt: skip
 
-    def _report(
-        self, inst: Instrument, now: int, bids: Ladder, asks: Ladder, decisions: list[Decision]
-    ) -> None:
-        q = inst.quoter
-        inputs = q.inputs
-        permit = inst.risk.permit
-        decision = q.last_decision
-        reservation = decision.reservation_price if decision is not None else float("nan")
-        decisions.append(
-            QuoteReport(
-                now, inst.name,
-                inputs.mid if inputs else q.last_mid,
-                inputs.sigma if inputs else float("nan"),
-                inputs.A if inputs else float("nan"),
-                inputs.k if inputs else float("nan"),
-                inst.position.lots, reservation, bids, asks, permit.state, permit.size_factor,
-            )
-        )  # fmt: skip
-
     def _pull(
         self, inst: Instrument, now: int, actions: list[Action], decisions: list[Decision], why: str
     ) -> None:
@@ -362,6 +359,8 @@ class Engine:
         any_mq = any(inst.mq is not None for inst in self.instruments.values())
         actions.append(CancelAll(aid, reason, include_mass_quotes=any_mq))
         self._cancel_all_id = aid
+        self._cancel_all_ns = now
+        self._cancel_all_reason = reason
         for inst in self.instruments.values():
             inst.orders.mark_bulk_cancel(aid, now)
             inst.last_bids = inst.last_asks = ()

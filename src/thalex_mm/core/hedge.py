@@ -2,6 +2,12 @@
 reverse): when |position(quoted) + position(hedge)| exceeds the threshold, send one
 immediate-or-cancel limit order in the hedge instrument for the whole net delta, at most one
 at a time and not more often than ``min_interval_ms``.
+
+The hedge order stays within the hedge instrument's own position limit (its
+``risk.max_position`` / ``max_notional``): it is capped at the room left, and when there is
+none the hedge is blocked; both are reported (``HedgeReport.reason``), a block once until
+it clears. An unanswered hedge order is given up after ``reply_timeout_ns`` (its fills, if
+any, still arrive on the order feed), so one lost reply cannot stop hedging for good.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ _NEVER = -(1 << 62)
 
 class Hedger:
     __slots__ = (
+        "_blocked",
         "_min_interval_ns",
         "cfg",
         "guard",
@@ -34,8 +41,10 @@ class Hedger:
         "hedge_position",
         "ids",
         "inflight_action_id",
+        "inflight_sent_ns",
         "last_sent_ns",
         "quoted_position",
+        "reply_timeout_ns",
         "risk",
     )
 
@@ -58,8 +67,11 @@ class Hedger:
         self.risk = risk
         self.ids = ids
         self.inflight_action_id = 0
+        self.inflight_sent_ns = _NEVER
+        self.reply_timeout_ns = 5_000_000_000
         self.last_sent_ns = _NEVER
         self._min_interval_ns = int(cfg.min_interval_ms * 1_000_000)
+        self._blocked = False  # the last check was blocked by the limit (reported once)
 
     def net_delta(self) -> float:
         """Net position of the pair in contracts (both instruments are delta one)."""
@@ -68,7 +80,11 @@ class Hedger:
     def check(
         self, now_ns: int, max_age_ns: int, actions: list[Action], decisions: list[Decision]
     ) -> None:
-        if self.inflight_action_id or now_ns - self.last_sent_ns < self._min_interval_ns:
+        if self.inflight_action_id:
+            if now_ns - self.inflight_sent_ns <= self.reply_timeout_ns:
+                return
+            self.inflight_action_id = 0  # no answer: give up on it (fills come on the feed)
+        if now_ns - self.last_sent_ns < self._min_interval_ns:
             return
         if self.risk.state == TradingState.HALTED:
             return  # the kill switch means no orders at all in that instrument
@@ -87,7 +103,24 @@ class Hedger:
             price = market.ask_ticks + self.cfg.cross_ticks
         else:
             price = market.bid_ticks - self.cfg.cross_ticks
+        wanted = lots
         lots = min(lots, self.guard.max_lots)
+        pos = self.hedge_position.lots
+        limit = self.risk.limit_lots(self.hedge_position_mark())
+        room = max(0, limit - pos) if side is Side.BUY else max(0, limit + pos)
+        net_lots = wanted * (1 if net > 0 else -1)
+        why = ""
+        if lots > room:
+            lots = room
+            why = f"capped at the position limit of {spec.name} ({limit} lots, position {pos})"
+            if lots < spec.min_lots:
+                if not self._blocked:
+                    self._blocked = True
+                    why = "blocked: " + why
+                    decisions.append(HedgeReport(now_ns, spec.name, net_lots, side, 0, why))
+                self.last_sent_ns = now_ns
+                return
+        self._blocked = False
         reason = self.guard.check(price, lots)
         if reason is not None:
             decisions.append(GuardRejection(now_ns, spec.name, price, lots, reason))
@@ -100,10 +133,15 @@ class Hedger:
                 post_only=False, label=self.cfg.label, immediate_or_cancel=True,
             )
         )  # fmt: skip
-        net_lots = spec.amount_to_lots_floor(abs(net)) * (1 if net > 0 else -1)
-        decisions.append(HedgeReport(now_ns, spec.name, net_lots, side, lots))
+        decisions.append(HedgeReport(now_ns, spec.name, net_lots, side, lots, why))
         self.inflight_action_id = aid
+        self.inflight_sent_ns = now_ns
         self.last_sent_ns = now_ns
+
+    def hedge_position_mark(self) -> float:
+        market = self.hedge_market
+        mark = market.mark_price
+        return mark if mark > 0.0 else market.mid()
 
     def on_answer(self, action_id: int) -> bool:
         """The hedge order was answered (filled, cancelled or rejected); True if it was ours."""

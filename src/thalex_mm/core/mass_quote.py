@@ -7,6 +7,14 @@ levels appeared or vanished) or the refresh interval has passed, keep at most on
 per instrument unanswered, and respect the minimum interval between updates. Quoting needs
 the product's market-maker protection group set first (``SetMMProtection``), again after a
 reconnect and after the group trips.
+
+Each level is capped at the protection group's quote amount (``mm_quote_amount``; the
+instrument's maximum order size is lowered to it), since the venue refuses a larger level
+(error 44) and then keeps that side's previous quotes. A side the venue still refuses is
+sent empty (so its stale quotes go) and backed off: the first retry after ``_BACKOFF_NS``,
+doubling per consecutive failure up to ``_MAX_BACKOFF_NS``. A mass quote or protection
+request unanswered after ``reply_timeout_ms`` is given up and sent again (a mass quote
+replaces the sides atomically, so a resend is safe).
 """
 
 from __future__ import annotations
@@ -24,17 +32,26 @@ from thalex_mm.core.config import OrderManagerConfig
 from thalex_mm.core.events import MassQuoteResult
 from thalex_mm.core.guard import OrderGuard
 from thalex_mm.core.ids import IdSource
+from thalex_mm.domain import Side
 
 _MS = 1_000_000
 _PROTECTION_ERRORS = frozenset((22, 23))  # InvalidProtGroup, ProtNotSet
 _NEVER = -(1 << 62)
+_BACKOFF_NS = 1_000_000_000
+_MAX_BACKOFF_NS = 30_000_000_000
+_BID, _ASK = Side.BUY, Side.SELL
 
 
 class MassQuoteManager:
     __slots__ = (
+        "_backoff_until",
+        "_failures",
+        "_force",
         "_min_interval_ns",
+        "_protection_sent_ns",
         "_refill_ns",
         "_refresh_ns",
+        "_timeout_ns",
         "cfg",
         "guard",
         "ids",
@@ -74,6 +91,11 @@ class MassQuoteManager:
         self._min_interval_ns = int(cfg.min_update_interval_ms * _MS)
         self._refresh_ns = int(cfg.refresh_interval_ms * _MS)
         self._refill_ns = int(cfg.mm_refill_delay_ms * _MS)
+        self._timeout_ns = int(cfg.reply_timeout_ms * _MS)
+        self._protection_sent_ns = _NEVER
+        self._force = False  # send the next ladder even if it equals the last one
+        self._failures = [0, 0]  # consecutive refusals per side (bids, asks)
+        self._backoff_until = [_NEVER, _NEVER]  # a refused side is sent empty until then
 
     def owns_action(self, action_id: int) -> bool:
         return action_id in (self.inflight_action_id, self.protection_action_id)
@@ -91,6 +113,9 @@ class MassQuoteManager:
                 SetMMProtection(aid, self.product, cfg.mm_trade_amount, cfg.mm_quote_amount)
             )
             self.protection_action_id = aid
+            self._protection_sent_ns = now_ns
+        elif self.protection_action_id and now_ns - self._protection_sent_ns > self._timeout_ns:
+            self.protection_action_id = 0  # no answer: ask again on the next cycle
         return False
 
     def sync(
@@ -104,17 +129,21 @@ class MassQuoteManager:
         if self.paused or not self._ensure_protection(now_ns, actions):
             return
         if self.inflight_action_id:
-            return
+            if now_ns - self.last_sent_ns <= self._timeout_ns:
+                return
+            self.inflight_action_id = 0  # no answer: what is on the book is unknown
+            self._force = True
         cap = self.cfg.max_orders_per_side
-        bids = self._guarded(bids[:cap], now_ns, decisions)
-        asks = self._guarded(asks[:cap], now_ns, decisions)
+        backoff = self._backoff_until
+        bids = () if now_ns < backoff[0] else self._guarded(bids[:cap], now_ns, decisions)
+        asks = () if now_ns < backoff[1] else self._guarded(asks[:cap], now_ns, decisions)
         while len(bids) + len(asks) > self.cfg.max_orders_total:
             if len(bids) >= len(asks):
                 bids = bids[:-1]
             else:
                 asks = asks[:-1]
         since = now_ns - self.last_sent_ns
-        if not self._differs(bids, asks):
+        if not self._force and not self._differs(bids, asks):
             same = bids == self.sent_bids and asks == self.sent_asks
             if same or self._refresh_ns <= 0 or since < self._refresh_ns:
                 return
@@ -126,16 +155,22 @@ class MassQuoteManager:
         self.sent_asks = asks
         self.last_sent_ns = now_ns
         self.inflight_action_id = aid
+        self._force = False
 
     def pull(self, now_ns: int, actions: list[Action]) -> None:
         """Remove every quote (empty sides), if any are out and nothing is in flight."""
-        if self.paused or not (self.sent_bids or self.sent_asks) or self.inflight_action_id:
+        if self.paused or not (self.sent_bids or self.sent_asks or self._force):
             return
+        if self.inflight_action_id:
+            if now_ns - self.last_sent_ns <= self._timeout_ns:
+                return
+            self.inflight_action_id = 0
         aid = self.ids.action_id()
         actions.append(MassQuote(aid, self.instrument, (), (), self.cfg.label))
         self.sent_bids = self.sent_asks = ()
         self.last_sent_ns = now_ns
         self.inflight_action_id = aid
+        self._force = False
 
     def _guarded(self, ladder: Ladder, now_ns: int, decisions: list[Decision]) -> Ladder:
         check = self.guard.check
@@ -170,15 +205,29 @@ class MassQuoteManager:
         if r.action_id != self.inflight_action_id:
             return
         self.inflight_action_id = 0
+        failed = [False, False]
         for err in r.errors:
             decisions.append(
                 OrderAnomaly(r.now_ns, self.instrument, None, "", err.message, err.code)
             )
             if err.code in _PROTECTION_ERRORS:
                 self.protection_ready = False
+            elif err.side is not _ASK:
+                failed[0] = True
+            if err.code not in _PROTECTION_ERRORS and err.side is not _BID:
+                failed[1] = True
         if r.n_fail:
-            # What is on the book is uncertain: make the next cycle send again.
+            # What is on the book is uncertain: make the next cycle send again (a refused
+            # side empty, to remove what the venue kept of it).
             self.sent_bids = self.sent_asks = ()
+            self._force = True
+        for i in (0, 1):
+            if failed[i]:
+                n = self._failures[i] = self._failures[i] + 1
+                wait = min(_MAX_BACKOFF_NS, _BACKOFF_NS << min(n - 1, 8))
+                self._backoff_until[i] = r.now_ns + wait
+            elif r.now_ns >= self._backoff_until[i]:
+                self._failures[i] = 0  # the side went through (it was not backed off)
 
     def on_acknowledged(self, action_id: int) -> None:
         if action_id == self.protection_action_id:
@@ -192,6 +241,7 @@ class MassQuoteManager:
         if action_id == self.inflight_action_id:
             self.inflight_action_id = 0
             self.sent_bids = self.sent_asks = ()
+            self._force = True
             if code in _PROTECTION_ERRORS:
                 self.protection_ready = False
         elif action_id == self.protection_action_id:
@@ -215,3 +265,6 @@ class MassQuoteManager:
         self.protection_ready = False
         self.protection_tripped_ns = _NEVER
         self.sent_bids = self.sent_asks = ()
+        self._force = False
+        self._failures = [0, 0]
+        self._backoff_until = [_NEVER, _NEVER]

@@ -19,8 +19,9 @@ size passes the final guard.
 Speed (the diff runs on every event): a side is not diffed again while its inputs (ladder,
 room, the other side's bound) and its orders are unchanged, or while the new ladder is within
 the threshold of orders that owe nothing; a reply that lands an order exactly where the last
-diff sent it does not count as a change when that diff left nothing owed. These skips only
-ever skip diffs that would find nothing to do (``tests/core/test_fast_paths.py``).
+diff sent it does not count as a change when that diff left nothing owed. A side where the
+guard refused a level is diffed again when the guard's reference (the mark) moves. These
+skips only ever skip diffs that would find nothing to do (``tests/core/test_fast_paths.py``).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class OrderManager(OrderTracker):
 
     __slots__ = (
         "_bounds",
+        "_guard_refused",
         "_min_interval_ns",
         "_ranked",
         "_refresh_ns",
@@ -85,6 +87,9 @@ class OrderManager(OrderTracker):
         # must stay above; None when the orders they come from may have changed (that side
         # is dirty or was just diffed: the same rule as ``_side_dirty``)
         self._bounds: list[int | None] = [None, None]
+        # per side: the guard's reference when it last refused a level there (None: no
+        # refusal); a new reference may accept it, so the side must be diffed again
+        self._guard_refused: list[float | None] = [None, None]
 
     # --- the diff -----------------------------------------------------------------------
     def sync(
@@ -112,6 +117,13 @@ class OrderManager(OrderTracker):
             else:
                 asks = asks[:-1]
         dirty = self._side_dirty
+        refused = self._guard_refused
+        if refused[0] is not None or refused[1] is not None:
+            ref = self.guard.reference_ticks
+            for i in (0, 1):
+                if refused[i] is not None and refused[i] != ref:
+                    refused[i] = None
+                    dirty[i] = True
         keys = self._side_key
         wake = self._side_wake
         bounds = self._bounds
@@ -255,6 +267,7 @@ class OrderManager(OrderTracker):
             reason = check(price, lots)
             if reason is not None:
                 decisions.append(GuardRejection(now, instrument, price, lots, reason))
+                self._guard_refused[side_index] = self.guard.reference_ticks
                 settled = False
                 continue
             aid = new_action_id()
@@ -320,6 +333,7 @@ class OrderManager(OrderTracker):
             reason = self.guard.check(price, lots)
             if reason is not None:
                 decisions.append(GuardRejection(now, instrument, price, lots, reason))
+                self._guard_refused[0 if buy else 1] = self.guard.reference_ticks
                 continue
             aid = self.ids.action_id()
             cid = self.ids.client_order_id()

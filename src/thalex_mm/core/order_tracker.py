@@ -6,18 +6,31 @@ client order id, then the venue's order id), applies it through the order state 
 cannot resurrect one), adopts live orders with our label that it does not know (a previous
 run, a lost reply) so the diff can reuse or cancel them, and rebuilds itself from the
 venue's open orders after a reconnect. The diff itself lives in ``order_manager.py``.
+
+On a resync, a venue order is ours only by its order id (client order ids are unique per
+session only) and on the same side; anything else goes through the label check of an
+unknown order. The engine then cancels every order kept from the old session, by order id:
+after a half-open reconnect such an order may still trade, with its fills reported on the
+old session's feed only, so quoting with it would leave a ghost level.
+
+An action unanswered after ``reply_timeout_ms`` is reported and resolved: the order is
+cancelled (by order id, or by client order id for an insert without a reply), and the
+cancel is retried on each further timeout; a late reply then finds the order awaiting that
+cancel. Nothing stays in flight forever; a resync settles whatever is left. A reply the
+client could not decode (``BAD_REPLY``) says nothing about the outcome: the order stays in
+flight until that timeout, rather than being closed while it may be live.
 """
 
 from __future__ import annotations
 
 from collections import deque
 
-from thalex_mm.core.actions import Decision
+from thalex_mm.core.actions import Action, Cancel, Decision
 from thalex_mm.core.actions import OrderAnomaly as Anomaly
 from thalex_mm.core.config import OrderManagerConfig
 from thalex_mm.core.events import OrderUpdate
 from thalex_mm.core.ids import IdSource
-from thalex_mm.core.orders import Order, OrderState
+from thalex_mm.core.orders import BAD_REPLY, Order, OrderState
 from thalex_mm.domain import Side
 
 _MS = 1_000_000
@@ -131,6 +144,8 @@ class OrderTracker:
         decisions.append(
             Anomaly(now_ns, self.instrument, o.client_order_id, o.order_id, "rejected", code)
         )
+        if code == BAD_REPLY:
+            return  # the outcome is unknown: still in flight, the reply timeout resolves it
         if o.inflight_action_id == action_id:
             o.on_rejected(code)
             if o.state == OrderState.CLOSED:
@@ -189,16 +204,33 @@ class OrderTracker:
             self._by_oid.pop(o.order_id, None)
 
     # --- time and connection ------------------------------------------------------------
-    def check_timeouts(self, now_ns: int, decisions: list[Decision]) -> None:
+    def check_timeouts(
+        self, now_ns: int, decisions: list[Decision], actions: list[Action] | None = None
+    ) -> None:
+        """Report actions unanswered for longer than the reply timeout; with ``actions``,
+        also resolve them: cancel the order (a new cancel replaces the lost action)."""
+        timeout = self._timeout_ns
         for o in self.bids + self.asks:
             aid = o.inflight_action_id
-            if aid and now_ns - o.last_action_ns > self._timeout_ns and aid not in self._reported:
+            if not aid or now_ns - o.last_action_ns <= timeout:
+                continue
+            if aid not in self._reported:
                 if len(self._reported) > _CLOSED_MEMORY:
                     self._reported.clear()
                 self._reported.add(aid)
                 decisions.append(
                     Anomaly(now_ns, self.instrument, o.client_order_id, o.order_id, "no reply")
                 )
+            if actions is None or self.paused or aid == self.bulk_cancel_id:
+                continue  # a CancelAll has its own timeout (the engine's)
+            if not o.order_id and o.client_order_id is None:
+                continue  # cannot be addressed: the next resync settles it
+            self._by_action.pop(aid, None)
+            new = self.ids.action_id()
+            actions.append(Cancel(new, self.instrument, o.client_order_id, o.order_id))
+            o.resend_cancel(new, now_ns)
+            self._by_action[new] = o
+            self._touch()
 
     def on_disconnected(self) -> None:
         self.paused = True
@@ -214,8 +246,8 @@ class OrderTracker:
             if u.instrument != self.instrument:
                 continue
             o = self._by_oid.get(u.order_id) if u.order_id else None
-            if o is None and u.client_order_id is not None:
-                o = self._by_cid.get(u.client_order_id)
+            if o is not None and o.side is not u.side:
+                o = None  # not the order we know by that id: treat as unknown
             if o is None:
                 adopted = self._unknown(u, decisions)
                 if adopted is not None:

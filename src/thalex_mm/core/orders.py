@@ -24,6 +24,7 @@ from thalex_mm.core.events import OrderUpdate
 from thalex_mm.domain import Side
 
 ORDER_NOT_FOUND = 1  # the venue's error code for an order that is already gone
+BAD_REPLY = -5  # the client could not decode the reply (venue.thalex LocalError.BAD_REPLY)
 
 
 class OrderState(enum.IntEnum):
@@ -162,6 +163,13 @@ class Order:
     def send_cancel(self, action_id: int, now_ns: int) -> None:
         if self.state is not OrderState.LIVE:
             raise RuntimeError(f"cancel refused in state {self.state.name}")
+        self.state = OrderState.PENDING_CANCEL
+        self.inflight_action_id = action_id
+        self.last_action_ns = now_ns
+
+    def resend_cancel(self, action_id: int, now_ns: int) -> None:
+        """The last action got no reply in time: whatever it was, cancel the order now
+        (PENDING_CANCEL; the targets stay, so the worst case still covers them)."""
         self.state = OrderState.PENDING_CANCEL
         self.inflight_action_id = action_id
         self.last_action_ns = now_ns

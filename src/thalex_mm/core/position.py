@@ -2,8 +2,11 @@
 
 The same fill can reach us several times: in the RPC result and on the order feed, on
 ``session.orders`` and ``account.orders``, in the trade history, again in a snapshot after a
-reconnect. ``TradeIds`` remembers recent trade ids (bounded), and a fill whose id was seen is
-ignored, except to replace an *estimated* fee with the real one.
+reconnect. ``TradeIds`` remembers recent fill keys (bounded), and a fill whose key was seen is
+ignored, except to replace an *estimated* fee with the real one. The key is the trade id AND
+the side: when two of our orders trade with each other (a hedge IOC hitting our own quote)
+both legs share one trade id, and each leg must be counted. A fill below one lot (the venue's
+amount rounded to 0 lots) changes nothing and is ignored (the engine reports it).
 
 Accounting: the average entry price moves only when the position grows; reducing fills
 realise ``(price − average) · closed amount · sign(position)``; a fill through zero closes
@@ -23,17 +26,19 @@ from thalex_mm.domain import InstrumentSpec
 
 
 class TradeIds:
-    """A bounded memory of trade ids (oldest forgotten first), shared by all instruments."""
+    """A bounded memory of fill keys (oldest forgotten first), shared by all instruments.
+
+    A key is a trade id, or ``(trade_id, side)`` as ``Position`` uses it (``fill_key``)."""
 
     __slots__ = ("_fifo", "_seen", "capacity")
 
     def __init__(self, capacity: int = 200_000) -> None:
         self.capacity = capacity
-        self._seen: set[str] = set()
-        self._fifo: deque[str] = deque()
+        self._seen: set[object] = set()
+        self._fifo: deque[object] = deque()
 
-    def add(self, trade_id: str) -> bool:
-        """Remember ``trade_id``; False when it was already known."""
+    def add(self, trade_id: object) -> bool:
+        """Remember ``trade_id`` (any hashable key); False when it was already known."""
         seen = self._seen
         if trade_id in seen:
             return False
@@ -44,11 +49,16 @@ class TradeIds:
             seen.discard(fifo.popleft())
         return True
 
-    def __contains__(self, trade_id: str) -> bool:
+    def __contains__(self, trade_id: object) -> bool:
         return trade_id in self._seen
 
     def __len__(self) -> int:
         return len(self._seen)
+
+
+def fill_key(fill: Fill) -> tuple[str, int]:
+    """What identifies one fill of ours: the trade id and our side (a self-trade has two)."""
+    return (fill.trade_id, int(fill.side))
 
 
 class Position:
@@ -61,6 +71,7 @@ class Position:
         "fees",
         "fill_count",
         "funding",
+        "ignored_fills",
         "lots",
         "realised",
         "spec",
@@ -79,23 +90,27 @@ class Position:
         self.fees = 0.0
         self.funding = 0.0
         self.fill_count = 0
+        self.ignored_fills = 0  # fills below one lot (nothing to count)
         self.venue_lots: int | None = None
         self.venue_average_price = 0.0
-        self._estimated_fees: dict[str, float] = {}
+        self._estimated_fees: dict[tuple[str, int], float] = {}
         self._mismatch_since_ns: int | None = None
         self._mismatch_reported = False
 
     # --- fills --------------------------------------------------------------------------
     def apply(self, fill: Fill) -> bool:
         """Count ``fill`` once; True when it changed the position."""
-        trade_id = fill.trade_id
+        qty = fill.amount_lots
+        if qty <= 0:  # below one lot after rounding: nothing to count (and no division by 0)
+            self.ignored_fills += 1
+            return False
+        trade_id = (fill.trade_id, int(fill.side))
         if not self.trade_ids.add(trade_id):
             if not math.isnan(fill.fee) and trade_id in self._estimated_fees:  # a real fee now
                 self.fees += fill.fee - self._estimated_fees.pop(trade_id)
             return False
         spec = self.spec
         price = fill.price_ticks * spec.tick_size
-        qty = fill.amount_lots
         fee = fill.fee
         if math.isnan(fee):  # NaN: the order feed does not carry fees; estimate, correct later
             rate = self.cfg.maker_fee_rate if fill.is_maker else self.cfg.taker_fee_rate
@@ -131,7 +146,7 @@ class Position:
         """Start from the venue's position (after a restart). ``known_fills`` are already part
         of it (e.g. the fills listed on open orders): remembered, never applied."""
         for fill in known_fills:
-            self.trade_ids.add(fill.trade_id)
+            self.trade_ids.add(fill_key(fill))
         if entry is not None:
             self.lots = entry.position_lots
             self.average_price = entry.average_price if entry.position_lots else 0.0

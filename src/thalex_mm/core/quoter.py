@@ -97,14 +97,25 @@ class Quoter:
         self._key_position = 0
 
     # --- estimator feeds ----------------------------------------------------------------
-    def on_market(self, now_ns: int, market: MarketState) -> None:
-        """After a book/top/ticker change: update the mid (or VAMP) and the volatility."""
+    def on_market(
+        self,
+        now_ns: int,
+        market: MarketState,
+        own: tuple[dict[int, int], dict[int, int]] | None = None,
+    ) -> None:
+        """After a book/top/ticker change: update the mid (or VAMP) and the volatility.
+        ``own``: our resting lots per price (bids, asks) when they may be part of the book
+        the mid comes from; they are taken off first (``MarketState.mid_excluding``)."""
+        plain = market.mid() if own is None else market.mid_excluding(own[0], own[1])
         if self.vamp is not None:
-            bids, asks = market.levels(8)
+            if own is None:
+                bids, asks = market.levels(8)
+            else:
+                bids, asks = market.levels_excluding(8, own[0], own[1])
             value = self.vamp.update(now_ns, bids, asks)
-            mid = value if value is not None else market.mid()
+            mid = value if value is not None else plain
         else:
-            mid = market.mid()
+            mid = plain
         if not math.isnan(mid) and mid != self.last_mid:
             self.last_mid = mid
             self.volatility.update(now_ns, mid)

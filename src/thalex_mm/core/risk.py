@@ -15,6 +15,16 @@ order. It returns True when the kill switch fires; the engine then cancels every
   Nothing quotes. After ``cooldown_s`` the instrument re-enters (ACTIVE) at reduced size,
   stepping through ``recovery_steps`` every ``recovery_step_s``; the loss and drawdown
   references restart at the re-entry PnL. After ``max_kills`` kills the halt is permanent.
+
+Baselines: the references are PnL values of this run, so when the position is replaced from
+outside (seeded from the venue after a restart, adopted after a discrepancy) the jump that
+causes in the PnL is not a loss or a gain: ``shift_base`` moves every reference by it.
+``run_base`` is the PnL at this run's start (moved the same way, never reset at re-entry):
+the portfolio-wide ``max_total_loss`` measures from it.
+
+Restriction (``restrict``, e.g. the journal's back-pressure): no new risk. Only the side that
+reduces |position| may quote, and never for more than the position (no flip); REDUCING with
+the reason until lifted.
 """
 
 from __future__ import annotations
@@ -73,6 +83,8 @@ class RiskManager:
         "permit",
         "pnl_base",
         "recovery_step",
+        "restriction",
+        "run_base",
         "spec",
         "started",
         "state",
@@ -92,6 +104,8 @@ class RiskManager:
         self.halted_at_ns = 0
         self.pnl_base = 0.0  # loss is measured from here: this run's first valid PnL
         self.peak_pnl = 0.0
+        self.run_base = 0.0  # this run's first valid PnL (the portfolio limit's reference)
+        self.restriction: str | None = None  # why no new risk may be opened, or None
         self.started = False
         self.recovery_step = -1  # index into recovery_steps, -1 when not recovering
         self.step_started_ns = 0
@@ -129,6 +143,26 @@ class RiskManager:
         self.permanent = True
         self.halt(now_ns, reason, total_pnl, out)
 
+    def shift_base(self, delta: float) -> None:
+        """The PnL jumped by ``delta`` because the position was replaced (seeded from the
+        venue, adopted): not a result of trading, so every reference moves with it."""
+        if self.started and math.isfinite(delta):
+            self.pnl_base += delta
+            self.peak_pnl += delta
+            self.run_base += delta
+
+    def restrict(self, now_ns: int, reason: str | None, out: list[Decision]) -> None:
+        """No new risk while ``reason`` is set (None lifts it); the state change is reported
+        now, the permit follows on the next ``evaluate``."""
+        if reason == self.restriction:
+            return
+        self.restriction = reason
+        old = self.state
+        if old is not _HALTED:  # HALTED: nothing quotes; the restriction applies at re-entry
+            self.state = _REDUCING if reason is not None else _ACTIVE
+        why = f"no new risk: {reason}" if reason is not None else "no-new-risk restriction lifted"
+        out.append(RiskStateChanged(now_ns, self.spec.name, old, self.state, why))
+
     def evaluate(
         self,
         now_ns: int,
@@ -149,7 +183,7 @@ class RiskManager:
             # A restarted engine may carry the venue's position with an old loss: the limits
             # apply to what happens from now on.
             self.started = True
-            self.pnl_base = self.peak_pnl = total_pnl
+            self.pnl_base = self.peak_pnl = self.run_base = total_pnl
         if self.state is _HALTED:
             if self.permanent or now_ns - self.halted_at_ns < cfg.cooldown_s * _S:
                 permit.close()
@@ -191,13 +225,26 @@ class RiskManager:
         if cfg.take_profit is not None:
             self._take_profit(pos, unrealised, cfg.take_profit)
         tp_side = self.tp_side
-        reducing = tp_side is not None or (pos != 0 and abs(pos) >= cfg.reduce_at * limit)
+        restriction = self.restriction
+        reducing = (
+            tp_side is not None
+            or restriction is not None
+            or (pos != 0 and abs(pos) >= cfg.reduce_at * limit)
+        )
         if reducing:
             if self.state is not _REDUCING:
-                why = "take-profit" if tp_side is not None else f"position {pos} lots at its limit"
+                if restriction is not None:
+                    why = f"no new risk: {restriction}"
+                elif tp_side is not None:
+                    why = "take-profit"
+                else:
+                    why = f"position {pos} lots at its limit"
                 self._set_state(_REDUCING, now_ns, why, out)
             permit.allow_buy = pos < 0
             permit.allow_sell = pos > 0
+            if restriction is not None:  # reduce at most to flat: never open the other way
+                permit.buy_room = min(permit.buy_room, max(0, -pos))
+                permit.sell_room = min(permit.sell_room, max(0, pos))
         else:
             if self.state is not _ACTIVE:
                 self._set_state(_ACTIVE, now_ns, "position within limits", out)
