@@ -20,7 +20,9 @@ from thalex_mm.venue.thalex.networks import PRODUCTION_URL, TESTNET_URL, Network
 def test_no_options_use_the_inprocess_exchange() -> None:
     cfg = effective_config(RunOptions())
     assert uses_inprocess_exchange(cfg)
-    assert cfg.run.duration_s is None and cfg.journal.url is None
+    assert cfg.run.duration_s is None
+    # the journal is on by default, to SQLite under ./data/ (the issue: zero setup)
+    assert cfg.journal.enabled and cfg.journal.url == "sqlite:///data/journal.db"
 
 
 def test_command_line_overrides_the_file(tmp_path: Path) -> None:

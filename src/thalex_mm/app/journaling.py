@@ -3,16 +3,22 @@
 One ``append`` per record on the loop (~1-3 us each, no I/O: the journal's writer drains the
 memory-mapped segments elsewhere). Market snapshots go through ``offer_market``, which samples
 them per instrument at the journal's ``market_interval_ms``.
+
+Fills: the order feed carries no fee, the account's trade history does. With a ``TradeJournal``
+installed as the client translator's trade sink (``thalex-mm run`` does this), every fill is
+journaled once, from the trade history, with the venue's fee, order id and position after;
+the bridge then journals order updates without their fills (``fills_from_trades``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from thalex_mm.core import actions as act
 from thalex_mm.core import events as ev
+from thalex_mm.core.position import TradeIds
 from thalex_mm.domain import InstrumentSpec
 from thalex_mm.journal import (
     Fill,
@@ -25,6 +31,8 @@ from thalex_mm.journal import (
     RiskEvent,
 )
 from thalex_mm.model.quote import Level
+from thalex_mm.venue.thalex import messages as wire
+from thalex_mm.venue.thalex.trades import is_fill
 
 
 def _levels(spec: InstrumentSpec, levels: Iterable[Level]) -> list[list[float]]:
@@ -42,11 +50,15 @@ class JournalBridge:
         strategy: str,
         specs: Mapping[str, InstrumentSpec],
         models: Mapping[str, tuple[str, float]],
+        *,
+        fills_from_trades: bool = False,
     ) -> None:
         self.journal = journal
         self.strategy = strategy
         self.specs = specs
         self.models = models  # instrument -> (model name, gamma)
+        # True: a TradeJournal records the fills (with real fees); the order feed's are skipped.
+        self.fills_from_trades = fills_from_trades
 
     # --- actions ------------------------------------------------------------------------
     def actions(self, actions: Iterable[act.Action], now_ns: int) -> None:
@@ -118,6 +130,8 @@ class JournalBridge:
                 change_reason="reply" if u.reply_to else "feed", delete_reason=u.delete_reason,
             )
         )  # fmt: skip
+        if self.fills_from_trades:
+            return
         for f in u.fills:
             self.fill(
                 u.instrument, u.order_id, u.client_order_id, f,
@@ -134,6 +148,8 @@ class JournalBridge:
         now_ns: int,
         position_lots: int,
     ) -> None:
+        if self.fills_from_trades:
+            return
         spec = self.specs[instrument]
         self.journal.append(
             Fill(
@@ -231,5 +247,73 @@ class JournalBridge:
                 ts_ns=d.now_ns, strategy=self.strategy, instrument=d.instrument, model=model,
                 mid=d.mid, sigma=d.sigma, a=d.A, k=d.k, q=spec.lots_to_amount(d.position_lots),
                 gamma=gamma, reservation=d.reservation_price, spread=spread, bids=bids, asks=asks,
+            )
+        )  # fmt: skip
+
+
+class TradeJournal:
+    """Journals each of the account's fills exactly once, from the trade history, with the
+    venue's fee (the translator's ``TradeSink``).
+
+    ``known`` seeds the trade ids the journal already holds (from earlier runs), so neither a
+    catch-up after a restart nor a repeated notification writes a fill twice. Catch-up trades
+    (``live`` False) are only taken when ``catch_up`` allows it (the journal has earlier runs
+    of this strategy, or we reconnected) and their label is one of ``labels`` (None: any), so
+    another tool's trades on the same account are not claimed.
+    """
+
+    def __init__(
+        self,
+        journal: Journal,
+        strategy: str,
+        *,
+        known: Iterable[str] = (),
+        labels: frozenset[str] | None = None,
+        catch_up: bool = True,
+        capacity: int = 200_000,
+    ) -> None:
+        self.journal = journal
+        self.strategy = strategy
+        self.labels = labels
+        self.catch_up = catch_up
+        self._known = TradeIds(capacity)
+        for trade_id in known:
+            self._known.add(trade_id)
+        self.journaled = 0
+        self.caught_up = 0  # journaled from a catch-up (fills that happened while away)
+
+    def on_trades(self, trades: Sequence[wire.Trade], live: bool, now_ns: int) -> bool:
+        knew = False
+        if not live and not self.catch_up:  # a fresh journal: nothing of ours was missed
+            self.catch_up = True  # later catch-ups (reconnects) cover this run's gaps
+            return True
+        for t in trades:
+            if not is_fill(t):
+                continue
+            trade_id: str = t.trade_id  # type: ignore[assignment]  # is_fill checked it
+            if trade_id in self._known:
+                knew = True
+                continue
+            if not live and not self._ours(t):
+                continue
+            self._known.add(trade_id)
+            self._append(t, now_ns)
+            if not live:
+                self.caught_up += 1
+        return knew
+
+    def _ours(self, t: wire.Trade) -> bool:
+        return self.labels is None or ("" if t.label is None else str(t.label)) in self.labels
+
+    def _append(self, t: wire.Trade, now_ns: int) -> None:
+        self.journaled += 1
+        self.journal.append(
+            Fill(
+                ts_ns=now_ns, strategy=self.strategy, instrument=t.instrument_name or "",
+                trade_id=t.trade_id or "", order_id=t.order_id or "",
+                client_order_id=t.client_order_id, side=1 if t.direction == "buy" else -1,
+                price=t.price or 0.0, amount=t.amount or 0.0,
+                fee=0.0 if t.fee is None or math.isnan(t.fee) else t.fee,
+                maker_taker=t.maker_taker or "", position_after=t.position_after,
             )
         )  # fmt: skip

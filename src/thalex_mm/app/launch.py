@@ -16,11 +16,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from thalex_mm.app.journaling import TradeJournal
 from thalex_mm.app.logs import QueueLogging
 from thalex_mm.app.run_stats import format_summary
 from thalex_mm.app.runner import STRATEGY, Runner
-from thalex_mm.app.settings import AppConfig, load_config
+from thalex_mm.app.settings import (
+    AppConfig,
+    load_config,
+    order_labels,
+    private_channels,
+    public_channels,
+)
 from thalex_mm.errors import UserError
+from thalex_mm.journal.sinks.base import redact_url
+from thalex_mm.venue.thalex.client_config import ClientConfig
 from thalex_mm.venue.thalex.credentials import Credentials, load_credentials
 from thalex_mm.venue.thalex.networks import Endpoint, Network, resolve_endpoint, start_banner
 
@@ -42,6 +51,7 @@ class RunOptions:
     key_id: str | None = None
     private_key_file: Path | None = None
     journal: str | None = None
+    no_journal: bool = False
     summary_json: Path | None = None
     verbose: bool = False
     allow_production: bool = False
@@ -69,7 +79,15 @@ def effective_config(opts: RunOptions) -> AppConfig:
     if opts.private_key_file is not None:
         venue = replace(venue, private_key_file=str(opts.private_key_file))
     run = cfg.run if opts.duration_s is None else replace(cfg.run, duration_s=opts.duration_s)
-    journal = cfg.journal if opts.journal is None else replace(cfg.journal, url=opts.journal)
+    journal = cfg.journal
+    if opts.journal is not None:
+        if opts.no_journal:
+            raise UserError("--journal and --no-journal cannot be combined")
+        if not opts.journal.strip():
+            raise UserError("--journal needs a URL, e.g. sqlite:///data/journal.db")
+        journal = replace(journal, url=opts.journal, enabled=True)
+    elif opts.no_journal:
+        journal = replace(journal, enabled=False)
     if opts.summary_json is not None and not opts.summary_json.parent.is_dir():
         raise UserError(f"--summary-json: folder {str(opts.summary_json.parent)!r} does not exist")
     return replace(cfg, venue=venue, run=run, journal=journal)
@@ -148,11 +166,11 @@ async def _main(
             Network.PRODUCTION: "THALEX PRODUCTION - LIVE, REAL MONEY",
         }[endpoint.network]
     try:
-        journal, first_id = _open_journal(cfg)
+        journal, start = _open_journal(cfg)
         summary: dict[str, Any] | None = None
         try:
             summary = await _run(
-                cfg, endpoint, creds=creds, mode=mode, journal=journal, first_id=first_id, out=out
+                cfg, endpoint, creds=creds, mode=mode, journal=journal, start=start, out=out
             )
             return summary
         finally:
@@ -164,11 +182,20 @@ async def _main(
             await exchange.stop()
 
 
-def _open_journal(cfg: AppConfig) -> tuple[Any, int]:
-    if cfg.journal.url is None:
-        return None, 1
+@dataclass(frozen=True, slots=True)
+class JournalStart:
+    """What a (re)started run reads back from its journal before trading."""
+
+    first_client_order_id: int = 1
+    trade_ids: tuple[str, ...] = ()  # fills already journaled (the newest ones)
+    earlier_runs: int = 0  # runs of this strategy already in the journal
+
+
+def _open_journal(cfg: AppConfig) -> tuple[Any, JournalStart]:
+    """Open (and recover) the journal, then read what the restarted engine must not repeat."""
+    if not cfg.journal.enabled:
+        return None, JournalStart()
     from thalex_mm.journal import JournalError, open_journal  # noqa: PLC0415
-    from thalex_mm.journal.query import max_client_order_ids  # noqa: PLC0415
 
     j = cfg.journal
     overrides: dict[str, Any] = {"writer": j.writer, "market_interval_ms": j.market_interval_ms}
@@ -176,15 +203,79 @@ def _open_journal(cfg: AppConfig) -> tuple[Any, int]:
         overrides["segment_dir"] = j.segment_dir
     try:
         journal = open_journal(j.url, **overrides)
-    except (JournalError, ValueError) as exc:
-        raise UserError(f"journal: {exc}") from None
+    except (JournalError, ValueError, OSError) as exc:
+        hint = (
+            " (or --journal URL for another one, or --no-journal)" if "in use" in str(exc) else ""
+        )
+        raise UserError(f"journal {redact_url(j.url)}: {exc}{hint}") from None
     try:
-        with journal.reader() as reader:
-            used = max_client_order_ids(reader, STRATEGY)
+        start = read_journal_start(journal)
     except Exception as exc:  # a journal we cannot query must not stop trading
-        log.warning("journal: cannot read the last client order ids (%s)", exc)
-        used = {}
-    return journal, max(used.values(), default=0) + 1
+        log.warning("journal: cannot read the last client order ids and fills (%s)", exc)
+        start = JournalStart()
+    return journal, start
+
+
+TRADE_IDS_REMEMBERED = 100_000
+# A restart skips this many ids: the actions of the one loop callback a kill interrupted may
+# have reached the socket before the journal (the runner sends, then journals).
+CLIENT_ID_GAP = 1_000
+
+
+def read_journal_start(journal: Any, strategy: str = STRATEGY) -> JournalStart:
+    """Client order ids to start from, fills already journaled, earlier runs (after recovery)."""
+    from thalex_mm.journal.query import (  # noqa: PLC0415
+        count_runs,
+        max_client_order_ids,
+        recent_trade_ids,
+    )
+
+    with journal.reader() as reader:
+        used = max_client_order_ids(reader, strategy)
+        trade_ids = recent_trade_ids(reader, strategy, limit=TRADE_IDS_REMEMBERED)
+        runs = count_runs(reader, strategy)
+    first = max(used.values(), default=0) + 1 + (CLIENT_ID_GAP if runs else 0)
+    return JournalStart(first, tuple(trade_ids), runs)
+
+
+class JournaledRunner(Runner):
+    """The runner with fills journaled from the trade history (real fees), not the order feed."""
+
+    def _build_engine(self) -> Any:
+        engine = super()._build_engine()
+        if self.bridge is not None:
+            self.bridge.fills_from_trades = True
+        return engine
+
+
+def make_runner(
+    cfg: AppConfig,
+    endpoint: Endpoint,
+    creds: Credentials | None,
+    *,
+    journal: Any,
+    start: JournalStart,
+    mode: str = "",
+) -> Runner:
+    """The runner ``thalex-mm run`` uses: subscribed to the trade history, and, with a
+    journal, every fill journaled once with its real fee (``TradeJournal``)."""
+    client_config = ClientConfig(
+        public_channels=public_channels(cfg),
+        private_channels=private_channels(cfg),
+        account=cfg.venue.account,
+        cancel_on_disconnect_s=cfg.venue.cancel_on_disconnect_s,
+    )
+    runner_type = Runner if journal is None else JournaledRunner
+    runner = runner_type(
+        cfg, endpoint, creds, journal=journal, mode=mode,
+        first_client_order_id=start.first_client_order_id, client_config=client_config,
+    )  # fmt: skip
+    if journal is not None:
+        runner.client.translator.trade_sink = TradeJournal(
+            journal, STRATEGY, known=start.trade_ids, labels=order_labels(cfg),
+            catch_up=start.earlier_runs > 0,
+        )  # fmt: skip
+    return runner
 
 
 async def _run(
@@ -194,12 +285,10 @@ async def _run(
     creds: Credentials,
     mode: str,
     journal: Any,
-    first_id: int,
+    start: JournalStart,
     out: TextIO,
 ) -> dict[str, Any]:
-    runner = Runner(
-        cfg, endpoint, creds, journal=journal, mode=mode, first_client_order_id=first_id
-    )
+    runner = make_runner(cfg, endpoint, creds, journal=journal, start=start, mode=mode)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runner.request_stop, sig.name)
@@ -211,7 +300,7 @@ async def _run(
         f"thalex-mm run: {mode} at {endpoint.url} | instruments "
         f"{', '.join(cfg.instrument_names)} | "
         f"{'for ' + format(duration, 'g') + ' s' if duration else 'until Ctrl-C'} | "
-        f"journal {'off' if journal is None else 'on'}\n"
+        f"journal {'off' if journal is None else redact_url(journal.settings.url)}\n"
     )
     out.flush()
     if journal is not None:

@@ -229,4 +229,11 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"p99 {_fmt_us(summary['tick_to_order_us_p99'])}; "
         f"throttle errors {summary['throttle_errors']}, reconnects {summary['reconnects']}"
     )
+    journal = summary.get("journal")
+    if journal:
+        lines.append(
+            f"  journal: {journal} (read it back: thalex-mm journal summary --journal {journal})"
+        )
+    else:
+        lines.append("  journal: off")
     return "\n".join(lines)

@@ -26,6 +26,7 @@ from thalex_mm.core.config import (
     RiskConfig,
 )
 from thalex_mm.errors import UserError
+from thalex_mm.journal.sinks.base import DEFAULT_URL
 from thalex_mm.model.quote import LadderParams, QuoteParams
 
 NetworkName = Literal["local", "testnet", "production"]
@@ -97,15 +98,19 @@ class RunSettings:
 
 @dataclass(frozen=True, slots=True)
 class JournalConfig:
-    """The durable record of the run (off by default; ``--journal URL`` turns it on)."""
+    """The durable record of the run: on by default, to SQLite under ./data/ (zero setup);
+    ``--journal URL`` chooses another sink, ``--no-journal`` (or enabled = false) none."""
 
-    url: str | None = None  # sqlite:///path.db, postgresql://..., questdb://...
+    enabled: bool = True
+    url: str = DEFAULT_URL  # sqlite:///path.db, postgresql://..., questdb://...
     segment_dir: str | None = None  # default: next to the SQLite file or ./data
     writer: Literal["process", "thread"] = "process"
     market_interval_ms: float = 100.0  # market snapshots sampled at most this often
     position_interval_s: float = 1.0  # position snapshots this often
 
     def __post_init__(self) -> None:
+        if not self.url.strip():
+            raise ValueError("journal.url must not be empty (enabled = false turns it off)")
         if not (0 < self.market_interval_ms < math.inf):
             raise ValueError("journal.market_interval_ms must be positive")
         if not (0 < self.position_interval_s < math.inf):
@@ -189,6 +194,26 @@ def public_channels(config: AppConfig) -> tuple[str, ...]:
         out.append(f"ticker.{inst.name}.raw")
         out.append(f"book.{inst.name}.none.{depth}.raw" if depth > 0 else f"lwt.{inst.name}.raw")
     return tuple(out)
+
+
+PRIVATE_CHANNELS = (
+    "session.orders",  # our orders and their fills, first (no fees)
+    "account.portfolio",  # the venue's positions, to reconcile with
+    "session.mm_protection",
+    "account.trade_history",  # the same fills a little later, with their fees
+)
+
+
+def private_channels(config: AppConfig) -> tuple[str, ...]:
+    """The private channels the run subscribes to (the same for every config today)."""
+    return PRIVATE_CHANNELS
+
+
+def order_labels(config: AppConfig) -> frozenset[str]:
+    """Labels our orders carry: a restarted run claims only trades with one of these."""
+    return frozenset(
+        [i.orders.label for i in config.instruments] + [h.label for h in config.hedges]
+    )
 
 
 def config_from_data(data: dict[str, Any]) -> AppConfig:

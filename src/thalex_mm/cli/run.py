@@ -37,10 +37,15 @@ def register(subparsers: Any) -> None:
         type=Path,
         help="RSA private key of the API key (default: the variable THALEX_MM_PRIVATE_KEY)",
     )
-    parser.add_argument(
+    journal = parser.add_mutually_exclusive_group()
+    journal.add_argument(
         "--journal",
         metavar="URL",
-        help="journal to sqlite:///FILE, postgresql://... (off by default)",
+        help="journal to this sink: sqlite:///FILE, postgresql://..., questdb://... "
+        "(default: the config's journal.url, else sqlite:///data/journal.db)",
+    )
+    journal.add_argument(
+        "--no-journal", action="store_true", help="do not journal this run (on by default)"
     )
     parser.add_argument(
         "--summary-json", metavar="FILE", type=Path, help="also write the summary as JSON"
@@ -67,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         key_id=args.key_id,
         private_key_file=args.private_key_file,
         journal=args.journal,
+        no_journal=args.no_journal,
         summary_json=args.summary_json,
         verbose=args.verbose,
         allow_production=args.allow_production,

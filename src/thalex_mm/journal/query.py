@@ -192,3 +192,19 @@ def last_estimator_states(reader: Reader, strategy: str) -> dict[str, dict[str, 
     for instrument, state in rows:
         states[instrument] = state if isinstance(state, dict) else json.loads(state)
     return states
+
+
+def recent_trade_ids(reader: Reader, strategy: str, limit: int = 100_000) -> list[str]:
+    """Trade ids of the newest ``limit`` fills journaled for ``strategy`` (newest first): a
+    restarted engine does not journal these again when it catches up on the trade history."""
+    rows = reader.rows(
+        "SELECT trade_id FROM fills WHERE strategy = ? ORDER BY ts_ns DESC, seq DESC LIMIT ?",
+        [strategy, limit],
+    )
+    return [str(row[0]) for row in rows]
+
+
+def count_runs(reader: Reader, strategy: str) -> int:
+    """How many runs of ``strategy`` the journal holds."""
+    rows = reader.rows("SELECT COUNT(*) FROM runs WHERE strategy = ?", [strategy])
+    return int(rows[0][0]) if rows else 0

@@ -7,6 +7,10 @@
 4. Subscribe: ``system`` (maintenance notices; optional), the public channels, the private
    channels. Subscribing *before* the snapshots below means no update can fall in between.
 5. ``private/open_orders`` and ``private/portfolio``, pipelined -> the ``Resynced`` event.
+6. Only when the app records fills (``translator.trade_sink`` is set): ``private/trade_history``,
+   newest first, page by page until a page holds a trade the sink already recorded (at most
+   ``CATCH_UP_PAGES`` pages): fills that happened while we were away (killed, disconnected,
+   before cancel-on-disconnect pulled our orders) reach the journal with their real fees.
 
 Only after this does the client let order requests through (``protocol.ready``).
 """
@@ -29,6 +33,9 @@ from thalex_mm.venue.thalex.reconnect import SessionPhase
 from thalex_mm.venue.thalex.translate import Translator
 
 log = logging.getLogger(__name__)
+
+CATCH_UP_PAGE = 1000  # trades per private/trade_history page (the venue's maximum)
+CATCH_UP_PAGES = 10
 
 
 class SessionSetup:
@@ -92,7 +99,36 @@ class SessionSetup:
         orders, portfolio = await asyncio.gather(
             call("private/open_orders", None), call("private/portfolio", None)
         )
+        if self._translator.trade_sink is not None:
+            try:
+                await self.catch_up_trades()
+            except (RequestFailedError, TimeoutError) as exc:  # the live channel still runs
+                log.warning("cannot catch up on the trade history: %s", exc)
         return self._translator.resynced(self._clock_ns(), orders, portfolio)
+
+    async def catch_up_trades(self) -> int:
+        """Hand the recent trade history to the trade sink, newest first, until it knows some.
+
+        Runs after subscribing to ``account.trade_history``, so a trade is either in a page
+        here or arrives on the channel (or both: the sink dedupes). Returns the pages read.
+        """
+        bookmark: str | None = None
+        pages = 0
+        while pages < CATCH_UP_PAGES:
+            params = rq.HistoryParams(limit=CATCH_UP_PAGE, sort="descending", bookmark=bookmark)
+            result = await self._call("private/trade_history", params)
+            pages += 1
+            if self._translator.caught_up_trades(result.trades, self._clock_ns()):
+                break
+            bookmark = result.bookmark
+            if not bookmark or not result.trades:
+                break
+        else:
+            log.warning(
+                "trade history catch-up stopped after %d pages without reaching a recorded trade",
+                pages,
+            )
+        return pages
 
     def _route_channels(self, channels: tuple[str, ...]) -> None:
         proto = self._protocol

@@ -12,7 +12,7 @@ own, see ``protocol.LocalError``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from thalex_mm.core import actions as act
@@ -22,6 +22,7 @@ from thalex_mm.model.quote import Level
 from thalex_mm.venue.thalex import messages as wire
 from thalex_mm.venue.thalex import requests as rq
 from thalex_mm.venue.thalex.protocol import LocalError, NotificationHandler, RpcError
+from thalex_mm.venue.thalex.trades import TradeSink, fills_by_instrument
 
 EventSink = Callable[[ev.Event], None]
 # (method, params, context): context is the core action whose reply this request produces.
@@ -66,7 +67,7 @@ def _order_ticks(spec: InstrumentSpec, price: float | None) -> int:
 
 def _lots(spec: InstrumentSpec, amount: float) -> int:
     lots = spec.amount_to_lots_exact(amount)
-    return lots if lots is not None else spec.amount_to_lots_floor(amount)
+    return lots if lots is not None else round(amount / spec.amount_step)  # nearest lot
 
 
 def order_update(
@@ -131,6 +132,9 @@ class Translator:
         self.reject = reject or emit
         self.specs: dict[str, InstrumentSpec] = {}
         self.dropped_unknown_instrument = 0
+        # Set by the app to record fills with their real fees (e.g. the journal); when set,
+        # every (re)connection also catches up on private/trade_history (session_setup).
+        self.trade_sink: TradeSink | None = None
 
     def set_instruments(self, instruments: Iterable[wire.Instrument]) -> None:
         """Replace the spec table from a ``public/instruments`` result."""
@@ -262,6 +266,8 @@ class Translator:
             return list[wire.PortfolioEntry], self._portfolio
         if channel == "session.mm_protection":
             return list[wire.MmProtectionUpdate], self._mm_protection
+        if channel == "account.trade_history":
+            return list[wire.Trade], self._trades
         return None
 
     def _ticker_handler(self, instrument: str) -> NotificationHandler:
@@ -357,6 +363,22 @@ class Translator:
     ) -> None:
         for u in updates:
             self.emit(ev.MMProtectionUpdate(now_ns, u.product, u.remaining_amount, u.reason))
+
+    def _trades(self, trades: list[wire.Trade], snapshot: bool, now_ns: int) -> None:
+        """Real fees: ``FillsReplayed`` per instrument (see ``trades.py``), then the sink."""
+        by_instrument, unknown = fills_by_instrument(self.specs, trades)
+        self.dropped_unknown_instrument += unknown
+        for name, fills in by_instrument.items():
+            self.emit(ev.FillsReplayed(now_ns, name, tuple(fills)))
+        sink = self.trade_sink
+        if sink is not None:
+            sink.on_trades(trades, True, now_ns)
+
+    def caught_up_trades(self, trades: Sequence[wire.Trade], now_ns: int) -> bool:
+        """Trades from a ``private/trade_history`` catch-up: to the trade sink only (the core
+        learns the position from the resync's portfolio); True when the sink knew some."""
+        sink = self.trade_sink
+        return True if sink is None else sink.on_trades(trades, False, now_ns)
 
     # --- resync ----------------------------------------------------------------------------
     def portfolio(self, entries: Iterable[wire.PortfolioEntry]) -> tuple[ev.PortfolioEntry, ...]:

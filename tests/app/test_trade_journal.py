@@ -1,0 +1,161 @@
+"""Fills journaled once from the trade history (real fees); the journal on by default."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from thalex_mm.app.journaling import JournalBridge, TradeJournal
+from thalex_mm.app.launch import RunOptions, effective_config
+from thalex_mm.app.run_stats import format_summary
+from thalex_mm.app.settings import (
+    AppConfig,
+    JournalConfig,
+    config_from_data,
+    order_labels,
+    private_channels,
+)
+from thalex_mm.cli import run as run_cli
+from thalex_mm.core import events as ev
+from thalex_mm.domain import InstrumentKind, InstrumentSpec, Side
+from thalex_mm.errors import UserError
+from thalex_mm.journal import DEFAULT_URL, Fill, OrderUpdate
+from thalex_mm.venue.thalex import messages as wire
+
+SPEC = InstrumentSpec("BTC-PERPETUAL", InstrumentKind.PERPETUAL, "BTCUSD", 1.0, 0.001, 0.001)
+
+
+class FakeJournal:
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+
+    def append(self, record: Any) -> bool:
+        self.records.append(record)
+        return True
+
+
+def _trade(n: int, **kw: Any) -> wire.Trade:
+    fields: dict[str, Any] = {
+        "trade_id": f"T{n}", "order_id": f"O{n}", "instrument_name": "BTC-PERPETUAL",
+        "direction": "sell", "price": 60_000.0 + n, "amount": 0.003, "fee": 0.018 + n,
+        "maker_taker": "maker", "label": "mm", "client_order_id": 100 + n,
+        "position_after": -0.003 * n, "trade_type": "normal",
+    }  # fmt: skip
+    fields.update(kw)
+    return wire.Trade(**fields)
+
+
+def _tj(**kw: Any) -> tuple[TradeJournal, FakeJournal]:
+    fake = FakeJournal()
+    return TradeJournal(fake, "mm", **kw), fake  # type: ignore[arg-type]
+
+
+def test_live_trades_are_journaled_once_with_the_venues_fee() -> None:
+    tj, fake = _tj(known=["T1"])
+    knew = tj.on_trades([_trade(1), _trade(2), _trade(3, trade_type="daily_mark")], True, 5)
+    assert knew  # T1 came from an earlier run
+    assert tj.on_trades([_trade(2)], True, 6)  # a repeat: known now, not journaled again
+    (fill,) = fake.records
+    t = _trade(2)
+    assert isinstance(fill, Fill) and fill.ts_ns == 5 and fill.strategy == "mm"
+    assert (fill.trade_id, fill.order_id, fill.client_order_id) == ("T2", "O2", 102)
+    assert (fill.side, fill.price, fill.amount) == (-1, t.price, t.amount)
+    assert (fill.fee, fill.maker_taker, fill.position_after) == (t.fee, "maker", t.position_after)
+
+
+def test_catch_up_on_a_fresh_journal_claims_nothing() -> None:
+    tj, fake = _tj(catch_up=False)
+    assert tj.on_trades([_trade(1), _trade(2)], False, 1)  # True: stop paging
+    assert fake.records == []
+    # a later catch-up (a reconnect in this run) covers the gap
+    assert not tj.on_trades([_trade(3)], False, 2)
+    assert [r.trade_id for r in fake.records] == ["T3"] and tj.caught_up == 1
+
+
+def test_catch_up_claims_only_our_labels_and_stops_at_known_trades() -> None:
+    tj, fake = _tj(known=["T1"], labels=frozenset({"mm", "hedge"}))
+    page = [_trade(4), _trade(3, label="other-bot"), _trade(2, label="hedge"), _trade(1)]
+    assert tj.on_trades(page, False, 9)
+    assert [r.trade_id for r in fake.records] == ["T4", "T2"]
+    assert tj.caught_up == 2 and tj.journaled == 2
+
+
+def test_bridge_leaves_fills_to_the_trade_history() -> None:
+    fake = FakeJournal()
+    bridge = JournalBridge(fake, "mm", {SPEC.name: SPEC}, {}, fills_from_trades=True)  # type: ignore[arg-type]
+    fill = ev.Fill("T1", Side.BUY, 60_000, 3, True)
+    update = ev.OrderUpdate(
+        7, SPEC.name, "O1", 5, Side.BUY, ev.OrderStatus.from_wire("filled"), 60_000, 3, 3, 0,
+        (fill,),
+    )  # fmt: skip
+    bridge.order_update(update, 3)
+    bridge.fill(SPEC.name, "O1", 5, fill, now_ns=8, position_lots=3)
+    assert [type(r) for r in fake.records] == [OrderUpdate]
+    bridge.fills_from_trades = False  # a runner without the trade history: the feed's fills
+    bridge.order_update(update, 3)
+    assert [type(r) for r in fake.records] == [OrderUpdate, OrderUpdate, Fill]
+
+
+# --- on by default ---------------------------------------------------------------------------
+def test_journal_is_on_by_default_to_sqlite_under_data() -> None:
+    cfg = effective_config(RunOptions())
+    assert cfg.journal.enabled and cfg.journal.url == DEFAULT_URL == "sqlite:///data/journal.db"
+    assert "account.trade_history" in private_channels(cfg)  # where the fees come from
+
+
+def test_no_journal_and_journal_url_overrides(tmp_path: Path) -> None:
+    assert not effective_config(RunOptions(no_journal=True)).journal.enabled
+    cfg = effective_config(RunOptions(journal="sqlite:///x.db"))
+    assert cfg.journal.enabled and cfg.journal.url == "sqlite:///x.db"
+    off = tmp_path / "off.toml"
+    off.write_text("[journal]\nenabled = false\n")
+    assert not effective_config(RunOptions(config=off)).journal.enabled
+    # an explicit --journal turns a config's journal back on
+    assert effective_config(RunOptions(config=off, journal="sqlite:///y.db")).journal.enabled
+    with pytest.raises(UserError, match="cannot be combined"):
+        effective_config(RunOptions(journal="sqlite:///x.db", no_journal=True))
+    with pytest.raises(UserError, match="needs a URL"):
+        effective_config(RunOptions(journal=" "))
+    with pytest.raises(ValueError, match=r"journal\.url"):
+        JournalConfig(url="")
+
+
+def test_cli_refuses_journal_with_no_journal() -> None:
+    parser = argparse.ArgumentParser()
+    run_cli.register(parser.add_subparsers())
+    args = parser.parse_args(["run", "--no-journal"])
+    assert args.no_journal and args.journal is None
+    with pytest.raises(SystemExit):
+        parser.parse_args(["run", "--no-journal", "--journal", "sqlite:///a.db"])
+
+
+def test_order_labels_cover_instruments_and_hedges() -> None:
+    cfg = config_from_data(
+        {
+            "instruments": [
+                {"name": "A-PERPETUAL", "orders": {"label": "qa"}},
+                {"name": "B-PERPETUAL"},
+            ],
+            "hedges": [
+                {"quoted": "A-PERPETUAL", "hedge": "B-PERPETUAL", "threshold": 0.01, "label": "hx"}
+            ],
+        }
+    )
+    assert order_labels(cfg) == {"qa", "mm", "hx"}
+    assert order_labels(AppConfig()) == {"mm"}
+
+
+def test_summary_says_where_the_journal_is() -> None:
+    summary: dict[str, Any] = {
+        "mode": "m", "venue": "v", "duration_s": 1.0, "stop_reason": "duration",
+        "instruments": {}, "msgs_in": 0, "msgs_in_per_s": 0.0, "msgs_out": 0,
+        "msgs_out_per_s": 0.0, "tick_to_order_us_p50": None, "tick_to_order_us_p99": None,
+        "throttle_errors": 0, "reconnects": 0, "journal": "sqlite:///data/journal.db",
+    }  # fmt: skip
+    text = format_summary(summary)
+    assert "journal: sqlite:///data/journal.db" in text
+    assert "thalex-mm journal summary --journal sqlite:///data/journal.db" in text
+    assert "journal: off" in format_summary({**summary, "journal": None})
