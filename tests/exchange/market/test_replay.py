@@ -22,6 +22,7 @@ from thalex_mm.exchange.market import (
     read_trades,
     window_paths,
 )
+from thalex_mm.exchange.market.replay import DATA_DIR
 
 T0 = 1_763_000_000 * 1_000_000_000
 PERP = "BTC-PERPETUAL"
@@ -81,6 +82,10 @@ def test_user_quotes_get_hit_by_recorded_flow(tmp_path: Path) -> None:
     assert engine.position_lots("ME", PERP) == -100
 
 
+@pytest.mark.skipif(
+    not (DATA_DIR / "binance-usdm_BTCUSDT_2024-08-08_2354-2400_trades.csv.gz").exists(),
+    reason="recorded market data not found (set THALEX_MM_MARKET_DATA)",
+)
 def test_real_window_streams_and_trades() -> None:
     window = "binance-usdm_BTCUSDT_2024-08-08_2354-2400"
     trades_path, _ = window_paths(window)
