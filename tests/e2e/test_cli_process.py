@@ -25,16 +25,17 @@ def _env() -> dict[str, str]:
     return env
 
 
-async def _spawn(*args: str) -> asyncio.subprocess.Process:
+async def _spawn(*args: str, cwd: Path) -> asyncio.subprocess.Process:
+    """Run in ``cwd`` (a temp dir) so the default journal (./data) stays out of the checkout."""
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "thalex_mm", "run", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(), cwd=cwd,
     )  # fmt: skip
 
 
 async def test_run_duration_exits_zero_and_writes_the_summary(tmp_path: Path) -> None:
     out_file = tmp_path / "summary.json"
-    proc = await _spawn("--duration", "5", "--summary-json", str(out_file))
+    proc = await _spawn("--duration", "5", "--summary-json", str(out_file), cwd=tmp_path)
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
     text = stdout.decode()
     assert proc.returncode == 0, stderr.decode()[-2000:]
@@ -61,7 +62,7 @@ async def test_sigterm_leaves_no_open_orders(tmp_path: Path) -> None:
         out_file = tmp_path / "summary.json"
         proc = await _spawn(
             "--url", ex.url, "--key-id", key.key_id, "--private-key-file", str(pem),
-            "--summary-json", str(out_file),
+            "--summary-json", str(out_file), cwd=tmp_path,
         )  # fmt: skip
         try:
             await wait_until(
@@ -87,7 +88,7 @@ async def test_sigterm_leaves_no_open_orders(tmp_path: Path) -> None:
 async def test_bad_config_field_fails_at_start_naming_it(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.toml"
     cfg.write_text('[[instruments]]\nname = "BTC-PERPETUAL"\n[instruments.risk]\nmax_postion = 1\n')
-    proc = await _spawn("--config", str(cfg), "--duration", "5")
+    proc = await _spawn("--config", str(cfg), "--duration", "5", cwd=tmp_path)
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 2
     lines = stderr.decode().strip().splitlines()
