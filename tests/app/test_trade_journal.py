@@ -23,6 +23,7 @@ from thalex_mm.core import events as ev
 from thalex_mm.domain import InstrumentKind, InstrumentSpec, Side
 from thalex_mm.errors import UserError
 from thalex_mm.journal import DEFAULT_URL, Fill, OrderUpdate
+from thalex_mm.journal.query import fill_key
 from thalex_mm.venue.thalex import messages as wire
 
 SPEC = InstrumentSpec("BTC-PERPETUAL", InstrumentKind.PERPETUAL, "BTCUSD", 1.0, 0.001, 0.001)
@@ -54,7 +55,7 @@ def _tj(**kw: Any) -> tuple[TradeJournal, FakeJournal]:
 
 
 def test_live_trades_are_journaled_once_with_the_venues_fee() -> None:
-    tj, fake = _tj(known=["T1"])
+    tj, fake = _tj(known=[fill_key("T1", "O1")])
     knew = tj.on_trades([_trade(1), _trade(2), _trade(3, trade_type="daily_mark")], True, 5)
     assert knew  # T1 came from an earlier run
     assert tj.on_trades([_trade(2)], True, 6)  # a repeat: known now, not journaled again
@@ -64,6 +65,16 @@ def test_live_trades_are_journaled_once_with_the_venues_fee() -> None:
     assert (fill.trade_id, fill.order_id, fill.client_order_id) == ("T2", "O2", 102)
     assert (fill.side, fill.price, fill.amount) == (-1, t.price, t.amount)
     assert (fill.fee, fill.maker_taker, fill.position_after) == (t.fee, "maker", t.position_after)
+
+
+def test_both_legs_of_a_self_trade_are_journaled() -> None:
+    # Two of our orders trading with each other share the trade id, not the order id.
+    tj, fake = _tj()
+    buy = _trade(7, order_id="O7-buy", direction="buy", maker_taker="taker")
+    sell = _trade(7, order_id="O7-sell")
+    tj.on_trades([buy, sell], True, 1)
+    tj.on_trades([sell], True, 2)  # a repeat of one leg
+    assert sorted((r.order_id, r.side) for r in fake.records) == [("O7-buy", 1), ("O7-sell", -1)]
 
 
 def test_catch_up_on_a_fresh_journal_claims_nothing() -> None:
@@ -76,7 +87,7 @@ def test_catch_up_on_a_fresh_journal_claims_nothing() -> None:
 
 
 def test_catch_up_claims_only_our_labels_and_stops_at_known_trades() -> None:
-    tj, fake = _tj(known=["T1"], labels=frozenset({"mm", "hedge"}))
+    tj, fake = _tj(known=[fill_key("T1", "O1")], labels=frozenset({"mm", "hedge"}))
     page = [_trade(4), _trade(3, label="other-bot"), _trade(2, label="hedge"), _trade(1)]
     assert tj.on_trades(page, False, 9)
     assert [r.trade_id for r in fake.records] == ["T4", "T2"]

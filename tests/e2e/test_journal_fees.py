@@ -10,7 +10,7 @@ from thalex_mm.app.launch import JournalStart, make_runner, read_journal_start
 from thalex_mm.app.settings import config_as_dict
 from thalex_mm.exchange.local import LocalExchange
 from thalex_mm.journal import open_journal
-from thalex_mm.journal.query import Reader
+from thalex_mm.journal.query import Reader, fill_key
 from thalex_mm.venue.thalex.credentials import Credentials
 from thalex_mm.venue.thalex.networks import Endpoint, Network
 
@@ -59,7 +59,7 @@ async def test_journal_fees_equal_the_exchanges_fees(tmp_path: Path) -> None:
         start = read_journal_start(journal)
     finally:
         journal.close("read back")
-    assert set(start.trade_ids) == {t.trade_id for t in trades}
+    assert set(start.trade_ids) == {fill_key(t.trade_id, t.order_id) for t in trades}
     assert start.earlier_runs == 1
     with Reader(url) as r:
         (last_cid,) = r.rows("SELECT MAX(client_order_id) FROM orders")[0]

@@ -30,6 +30,7 @@ from thalex_mm.journal import (
     QuoteDecision,
     RiskEvent,
 )
+from thalex_mm.journal.query import fill_key
 from thalex_mm.model.quote import Level
 from thalex_mm.venue.thalex import messages as wire
 from thalex_mm.venue.thalex.trades import is_fill
@@ -277,8 +278,8 @@ class TradeJournal:
         self.labels = labels
         self.catch_up = catch_up
         self._known = TradeIds(capacity)
-        for trade_id in known:
-            self._known.add(trade_id)
+        for key in known:  # fill_key()s
+            self._known.add(key)
         self.journaled = 0
         self.caught_up = 0  # journaled from a catch-up (fills that happened while away)
 
@@ -290,13 +291,13 @@ class TradeJournal:
         for t in trades:
             if not is_fill(t):
                 continue
-            trade_id: str = t.trade_id  # type: ignore[assignment]  # is_fill checked it
-            if trade_id in self._known:
+            key = fill_key(t.trade_id or "", t.order_id or "")
+            if key in self._known:
                 knew = True
                 continue
             if not live and not self._ours(t):
                 continue
-            self._known.add(trade_id)
+            self._known.add(key)
             self._append(t, now_ns)
             if not live:
                 self.caught_up += 1

@@ -194,14 +194,21 @@ def last_estimator_states(reader: Reader, strategy: str) -> dict[str, dict[str, 
     return states
 
 
+def fill_key(trade_id: str, order_id: str) -> str:
+    """One fill's identity: a trade id alone is shared by both legs of a self-trade."""
+    return f"{trade_id}|{order_id}"
+
+
 def recent_trade_ids(reader: Reader, strategy: str, limit: int = 100_000) -> list[str]:
-    """Trade ids of the newest ``limit`` fills journaled for ``strategy`` (newest first): a
-    restarted engine does not journal these again when it catches up on the trade history."""
+    """Fill keys (``fill_key``) of the newest ``limit`` fills journaled for ``strategy``
+    (newest first): a restarted engine does not journal these again when it catches up on
+    the trade history."""
     rows = reader.rows(
-        "SELECT trade_id FROM fills WHERE strategy = ? ORDER BY ts_ns DESC, seq DESC LIMIT ?",
+        "SELECT trade_id, order_id FROM fills WHERE strategy = ? "
+        "ORDER BY ts_ns DESC, seq DESC LIMIT ?",
         [strategy, limit],
     )
-    return [str(row[0]) for row in rows]
+    return [fill_key(str(row[0]), str(row[1])) for row in rows]
 
 
 def count_runs(reader: Reader, strategy: str) -> int:
