@@ -30,27 +30,56 @@ class RunFacts:
     journal: str | None
 
 
+# Above this many instruments the status line aggregates instead of listing each one, so
+# its size (and the log volume) does not grow with the number of instruments.
+STATUS_DETAIL_MAX = 4
+
+
 def status_line(
     engine: Engine, stats: RunStats, in_per_s: float, out_per_s: float, blocked: str | None
 ) -> str:
-    parts = []
+    rows = []
     for name, inst in engine.instruments.items():
         st = stats.by_name[name]
         bids = len(inst.last_bids) if inst.mq is not None else len(inst.orders.bids)
         asks = len(inst.last_asks) if inst.mq is not None else len(inst.orders.asks)
         pnl = inst.position.total_pnl(inst.mark())
-        parts.append(
-            f"{name} quotes {bids}b/{asks}a pos {inst.position.amount:+g} "
-            f"fills {st.fills} rejected {st.rejections} pnl {pnl:+.2f} "
-            f"{inst.risk.permit.state.name}"
+        rows.append((name, bids, asks, inst.position.amount, st, pnl, inst.risk.permit.state.name))
+    if len(rows) <= STATUS_DETAIL_MAX:
+        body = " | ".join(
+            f"{name} quotes {bids}b/{asks}a pos {amount:+g} "
+            f"fills {st.fills} rejected {st.rejections} pnl {pnl:+.2f} {state}"
+            for name, bids, asks, amount, st, pnl, state in rows
         )
+    else:
+        body = _aggregate(rows)
     ring = stats.tick_to_order.ring
     p50, p99 = ring.percentile_us(50), ring.percentile_us(99)
     lat = "n/a" if p50 is None or p99 is None else f"p50 {p50:.0f} us p99 {p99:.0f} us"
     note = f" | NO NEW RISK: {blocked}" if blocked else ""
     return (
-        f"status: {' | '.join(parts)} | msgs in {in_per_s:.0f}/s out {out_per_s:.0f}/s "
+        f"status: {body} | msgs in {in_per_s:.0f}/s out {out_per_s:.0f}/s "
         f"| tick-to-order {lat}{note}"
+    )
+
+
+def _aggregate(rows: list[tuple[str, int, int, float, Any, float, str]]) -> str:
+    """One fixed-size summary of many instruments: counts, totals and the worst PnL."""
+    both = sum(1 for r in rows if r[1] and r[2])
+    one = sum(1 for r in rows if bool(r[1]) != bool(r[2]))
+    open_positions = sum(1 for r in rows if r[3] != 0)
+    fills = sum(r[4].fills for r in rows)
+    rejected = sum(r[4].rejections for r in rows)
+    pnl = sum(r[5] for r in rows)
+    states: dict[str, int] = {}
+    for r in rows:
+        states[r[6]] = states.get(r[6], 0) + 1
+    worst = min(rows, key=lambda r: r[5])
+    state_text = " ".join(f"{name} {count}" for name, count in sorted(states.items()))
+    return (
+        f"{len(rows)} instruments: quoting both sides {both}, one side {one}, "
+        f"none {len(rows) - both - one} | open positions {open_positions} | fills {fills} "
+        f"rejected {rejected} | pnl {pnl:+.2f} (worst {worst[0]} {worst[5]:+.2f}) | {state_text}"
     )
 
 
