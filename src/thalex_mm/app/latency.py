@@ -37,6 +37,13 @@ class LatencyRing:
         n = min(self.count, self.capacity)
         return self._buf[:n].copy()
 
+    def ordered(self) -> npt.NDArray[np.int64]:
+        """The kept samples oldest first (a copy): for growth checks over a run."""
+        if self.count <= self.capacity:
+            return self._buf[: self.count].copy()
+        i = self._next
+        return np.concatenate((self._buf[i:], self._buf[:i]))
+
     def percentile_us(self, q: float) -> float | None:
         """The q-th percentile (0..100) of the kept samples in microseconds, None if empty."""
         n = min(self.count, self.capacity)

@@ -1,8 +1,10 @@
 """The runner: one event loop joining the venue client, the core engine and the journal.
 
 Every venue event goes to ``Engine.handle_into`` on the loop, synchronously, as it is
-decoded; the actions go straight back to ``client.send_actions`` (never blocks) and the
-decisions to the journal (memory-mapped appends, no I/O). A timer task feeds the engine
+decoded (the client's direct I/O calls us from the socket's read callback); the actions are
+journaled (memory-mapped append) and then handed to ``client.send_actions``, which writes
+them to the socket before it returns (never blocks; throttled ones leave later), and the
+decisions go to the journal. A timer task feeds the engine
 ``Timer`` events, samples status for the periodic aggregated log line, writes position
 snapshots and watches the journal's back-pressure. Nothing on this path logs per message.
 
@@ -54,6 +56,7 @@ class Runner:
         mode: str = "",
         first_client_order_id: int = 1,
         client_config: ClientConfig | None = None,
+        direct_io: bool = True,
     ) -> None:
         self.config = config
         self.endpoint = endpoint
@@ -65,7 +68,7 @@ class Runner:
             account=config.venue.account,
             cancel_on_disconnect_s=config.venue.cancel_on_disconnect_s,
         )
-        self.client = ThalexClient(endpoint, credentials, self._on_event, cc)
+        self.client = ThalexClient(endpoint, credentials, self._on_event, cc, direct_io=direct_io)
         self.client.on_batch_written = self._on_batch_written
         self.engine: Engine | None = None
         self.stats: RunStats | None = None
@@ -197,17 +200,17 @@ class Runner:
             self._on_rejected(event, engine, stats)  # type: ignore[arg-type]
         engine.handle_into(event, actions, decisions)
         bridge = self.bridge
+        market: str | None = None  # a quoted instrument's market data: journaled below
         if t in _MARKET:
             name: str = event.instrument  # type: ignore[union-attr]
             st = stats.by_name.get(name)
             if st is not None:
                 st.market_msgs += 1
+                market = name
                 if actions and not self._closing:
                     client = self.client
                     st.tick_to_order.mark(client.rx_perf_ns, client.tx_batches)
                     stats.tick_to_order.mark(client.rx_perf_ns, client.tx_batches)
-                if bridge is not None:
-                    bridge.market(name, event.now_ns, engine.instruments[name].market)
         elif t is ev.OrderUpdate:
             self._on_order_update(event, engine, stats)  # type: ignore[arg-type]
         elif t is ev.FillsReplayed:
@@ -220,11 +223,13 @@ class Runner:
                 st.tick_to_order.reset()
         if actions:
             if not self._closing:
-                self.client.send_actions(actions)
-                stats.count_actions(actions)
-                if bridge is not None:
+                if bridge is not None:  # journal first: no order reaches the venue unrecorded
                     bridge.actions(actions, event.now_ns)
+                self.client.send_actions(actions)  # written to the socket before this returns
+                stats.count_actions(actions)
             actions.clear()
+        if market is not None and bridge is not None:  # after the orders left: off their path
+            bridge.market(market, event.now_ns, engine.instruments[market].market)
         if decisions:
             self._on_decisions(decisions)
             decisions.clear()

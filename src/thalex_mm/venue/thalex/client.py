@@ -1,14 +1,15 @@
 """The asyncio Thalex client: a thin transport around the sans-I/O ``ThalexProtocol``.
 
-One reader task feeds every frame to ``protocol.receive`` (which decodes once and dispatches
-by channel or request id); one writer task sends what the protocol releases through the
-throttle. Each connection runs the same sequence (``reconnect.py``): log in,
-``set_cancel_on_disconnect``, instruments, subscribe, then open orders and portfolio
-(pipelined) -> ``Resynced`` event -> only then are order requests let through. A dropped
-connection emits ``Disconnected``, fails every unanswered action, and reconnects with jittered
-exponential back-off; a ``system`` reconnect notice (maintenance) triggers an orderly
-cancel_session + reconnect at once. ``close()`` (also on SIGINT/SIGTERM) sends
-``cancel_session`` before closing, so no orders are left behind.
+Every frame goes to ``protocol.receive`` (which decodes once and dispatches by channel or
+request id) straight from the socket's read callback, and what the handlers submit through
+the throttle is written before that callback returns (``client_io.py``, ``direct_ws.py``);
+a writer task sends only what the throttle held back. Each connection runs the same
+sequence (``reconnect.py``): log in, ``set_cancel_on_disconnect``, instruments, subscribe,
+then open orders and portfolio (pipelined) -> ``Resynced`` event -> only then are order
+requests let through. A dropped connection emits ``Disconnected``, fails every unanswered
+action, and reconnects with jittered exponential back-off; a ``system`` reconnect notice
+(maintenance) triggers an orderly cancel_session + reconnect at once. ``close()`` (also on
+SIGINT/SIGTERM) sends ``cancel_session`` before closing, so no orders are left behind.
 
 Secrets: the key and the login token are never logged nor put in an exception message.
 """
@@ -23,7 +24,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from thalex_mm.core import actions as act
@@ -37,7 +37,9 @@ from thalex_mm.venue.thalex.client_config import (
     RequestFailedError,
     VenueError,
 )
+from thalex_mm.venue.thalex.client_io import ClientIO
 from thalex_mm.venue.thalex.credentials import Credentials
+from thalex_mm.venue.thalex.direct_ws import DirectConnection
 from thalex_mm.venue.thalex.networks import Endpoint, Network, start_banner
 from thalex_mm.venue.thalex.protocol import PendingRequest, RpcError, ThalexProtocol
 from thalex_mm.venue.thalex.reconnect import Backoff, SessionPhase
@@ -55,7 +57,7 @@ __all__ = [
 ]
 
 
-class ThalexClient:
+class ThalexClient(ClientIO):
     """``start()`` -> ``send_actions(...)`` as often as needed -> ``close()``.
 
     ``on_event`` receives core events (market data, order updates, replies to actions,
@@ -72,11 +74,13 @@ class ThalexClient:
         clock_ns: Callable[[], int] = time.time_ns,
         wall_clock_s: Callable[[], float] = time.time,
         backoff: Backoff | None = None,
+        direct_io: bool = True,
     ) -> None:
         self.endpoint = (
             endpoint if isinstance(endpoint, Endpoint) else Endpoint(Network.LOCAL, endpoint)
         )
         self.credentials = credentials
+        self.direct_io = direct_io
         self.config = config or ClientConfig()
         self._on_event = on_event
         self._clock_ns = clock_ns
@@ -145,13 +149,13 @@ class ThalexClient:
         for action in actions:
             for method, params, context in requests_for(action, now):
                 submit(method, params, now, context)
-        self._wake.set()
+        self._kick()
 
     async def call(self, method: str, params: Any = None, *, timeout_s: float | None = None) -> Any:
         """A request outside the core's actions (queries): typed result or RequestFailedError."""
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.protocol.submit(method, params, self._clock_ns(), fut, gated=False)
-        self._wake.set()
+        self._kick()
         return await asyncio.wait_for(fut, timeout_s or self.config.request_timeout_s)
 
     async def close(self) -> None:
@@ -165,7 +169,7 @@ class ThalexClient:
         if self._ws is not None and self._cod_active:
             fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             self.protocol.submit("private/cancel_session", None, self._clock_ns(), fut, urgent=True)
-            self._wake.set()
+            self._kick()
             try:
                 await asyncio.wait_for(fut, self.config.close_timeout_s)
                 log.info("cancel_session confirmed: no orders left on %s", self.endpoint.url)
@@ -244,8 +248,11 @@ class ThalexClient:
             close_timeout=cfg.close_timeout_s,
             max_size=cfg.max_frame_bytes,
             logger=WS_LOGGER,
+            create_connection=DirectConnection if self.direct_io else ClientConnection,
         )
         self._ws = ws
+        if isinstance(ws, DirectConnection):
+            ws.on_frame = self._frame_handler(ws)
         loop = asyncio.get_running_loop()
         reader = loop.create_task(self._read_loop(ws))
         writer = loop.create_task(self._write_loop(ws))
@@ -306,56 +313,8 @@ class ThalexClient:
     async def _call(self, method: str, params: Any) -> Any:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.protocol.submit(method, params, self._clock_ns(), fut, gated=False)
-        self._wake.set()
+        self._kick()
         return await asyncio.wait_for(fut, self.config.request_timeout_s)
-
-    # --- I/O loops -------------------------------------------------------------------------
-    async def _read_loop(self, ws: ClientConnection) -> None:
-        receive = self.protocol.receive
-        clock = self._clock_ns
-        wake = self._wake
-        try:
-            while True:
-                frame = await ws.recv(decode=False)
-                self.rx_perf_ns = time.perf_counter_ns()
-                try:
-                    receive(frame, clock())
-                except Exception:
-                    self.handler_errors += 1
-                    if self.handler_errors == 1 or self.handler_errors % 1000 == 0:
-                        log.exception(
-                            "error handling a venue message (%d so far)", self.handler_errors
-                        )
-                wake.set()
-        except websockets.ConnectionClosed as exc:
-            self._close_reason = str(exc)
-            # Fail what is in flight now, so a session set-up waiting on a reply stops at once.
-            self.protocol.connection_lost(clock())
-
-    async def _write_loop(self, ws: ClientConnection) -> None:
-        proto = self.protocol
-        clock = self._clock_ns
-        wake = self._wake
-        while True:
-            wake.clear()
-            proto.pump(clock())
-            frames = proto.take_outgoing()
-            if frames:
-                self.tx_batches += 1  # one writer task: no other batch starts meanwhile
-                for frame in frames:
-                    await ws.send(frame, text=True)
-                self.tx_frames += len(frames)
-                if self.on_batch_written is not None:
-                    self.on_batch_written(self.tx_batches, time.perf_counter_ns())
-            if wake.is_set():
-                continue
-            wake_at = proto.next_wakeup_ns(clock())
-            if wake_at is None:
-                await wake.wait()
-            else:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(max(0.0, (wake_at - clock()) / 1e9)):
-                        await wake.wait()
 
     # --- callbacks -------------------------------------------------------------------------
     def _on_reply(
@@ -391,7 +350,7 @@ class ThalexClient:
                 self.protocol.submit(
                     "private/cancel_session", None, self._clock_ns(), fut, urgent=True
                 )
-                self._wake.set()
+                self._kick()
                 await asyncio.wait_for(fut, self.config.close_timeout_s)
         await ws.close()
 

@@ -111,15 +111,22 @@ class TokenBucket:
 
 @dataclass(frozen=True, slots=True)
 class ThrottleConfig:
-    """``headroom`` scales every documented rate down (1.0 = exactly the documented limits)."""
+    """``headroom`` scales every documented rate down (1.0 = exactly the documented limits).
+
+    ``rate_scale`` multiplies the documented rates: only for a venue known to allow more
+    (the local exchange started with the same ``rate_scale``, e.g. for load benchmarks).
+    """
 
     headroom: float = 0.9
+    rate_scale: float = 1.0
     backoff_initial_ns: int = 500_000_000
     backoff_max_ns: int = 10 * NS_PER_S
 
     def __post_init__(self) -> None:
         if not (0 < self.headroom <= 1):
             raise ValueError(f"throttle headroom must be in (0, 1], got {self.headroom}")
+        if not (0 < self.rate_scale < float("inf")):
+            raise ValueError(f"throttle rate_scale must be positive, got {self.rate_scale}")
         if not (0 < self.backoff_initial_ns <= self.backoff_max_ns):
             raise ValueError("throttle backoff: need 0 < initial <= max")
 
@@ -131,7 +138,7 @@ class Throttle:
 
     def __init__(self, now_ns: int, config: ThrottleConfig | None = None) -> None:
         self._config = config or ThrottleConfig()
-        h = self._config.headroom
+        h = self._config.headroom * self._config.rate_scale
         order_rate = PERSISTENT_ORDER_RATE * h
         cancel_rate = CANCEL_RATE * h
         self._buckets = (
@@ -147,7 +154,8 @@ class Throttle:
 
     def set_non_persistent(self, now_ns: int, message_rate: float | None = None) -> None:
         """The session became non-persistent; the venue reports the new rate (normally 50)."""
-        rate = (message_rate or NON_PERSISTENT_ORDER_RATE) * self._config.headroom
+        cfg = self._config
+        rate = (message_rate or NON_PERSISTENT_ORDER_RATE) * cfg.headroom * cfg.rate_scale
         self._buckets[RequestClass.ORDER].reconfigure(rate, max(1.0, rate), now_ns)
 
     def try_acquire(self, request_class: RequestClass, now_ns: int) -> bool:
