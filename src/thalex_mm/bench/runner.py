@@ -18,7 +18,10 @@ from typing import Any
 Metrics = dict[str, float | int | str]
 
 # Benchmark modules under thalex_mm.bench, in run order.
-BENCH_MODULES: tuple[str, ...] = ("quote", "decode", "core", "matching", "exchange", "journal")
+BENCH_MODULES: tuple[str, ...] = (
+    "quote", "decode", "core", "matching", "exchange", "journal", "sustained", "memory", "logs",
+    "tick_to_order",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,15 @@ BUDGETS: dict[str, Budget] = {
     "exchange_md_msgs_per_s": Budget(20_000, "msg/s", higher_is_better=True),
     "journal_append_us_p99": Budget(5.0, "us"),
     "journal_sqlite_rows_per_s": Budget(10_000, "rows/s", higher_is_better=True),
+    "sustained_md_msgs_per_s": Budget(9_500, "msg/s", higher_is_better=True),
+    "sustained_msgs_dropped": Budget(0, "msgs"),
+    "loop_lag_added_us_p99": Budget(20.0, "us"),
+    "rss_growth_mb_per_min": Budget(1.0, "MB/min"),
+    "hot_classes_with_dict": Budget(0, "classes"),
+    "log_bytes_per_10k_msgs": Budget(1024, "bytes"),
+    "log_hot_path_calls": Budget(0, "calls"),
+    "tick_to_order_us_p50": Budget(30.0, "us"),
+    "tick_to_order_us_p99": Budget(100.0, "us"),
 }
 
 # Units for metrics without a budget, by name suffix.

@@ -1,0 +1,107 @@
+"""Hot objects carry no __dict__; no per-message log calls in the hot path; log call cost."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import msgspec
+import pytest
+
+from thalex_mm.bench import logs, memory
+from thalex_mm.core import events
+
+
+@pytest.fixture
+def fake_module() -> Iterator[str]:
+    module = types.ModuleType("thalex_mm_fake_hot")
+
+    class Plain:
+        pass
+
+    @dataclass(slots=True)
+    class Slotted:
+        x: int
+
+    class Wire(msgspec.Struct):
+        x: int
+
+    class WireWithDict(msgspec.Struct, dict=True):
+        x: int
+
+    for cls in (Plain, Slotted, Wire, WireWithDict):
+        cls.__module__ = module.__name__
+        setattr(module, cls.__name__, cls)
+    sys.modules[module.__name__] = module
+    yield module.__name__
+    del sys.modules[module.__name__]
+
+
+def test_classes_with_dict_finds_the_unslotted_ones(fake_module: str) -> None:
+    found = memory.classes_with_dict([fake_module])
+    assert sorted(found) == [f"{fake_module}.Plain", f"{fake_module}.WireWithDict"]
+
+
+def test_hot_objects_are_slotted() -> None:
+    assert memory.classes_with_dict() == []
+    # and the check looked at real classes: the core's events are among them
+    assert events.Ticker.__dictoffset__ == 0
+
+
+SOURCE = """
+import logging
+log = logging.getLogger(__name__)
+
+class Reader:
+    def on_frame(self, frame):
+        log.info("frame %s", frame)                 # per message: flagged
+        try:
+            handle(frame)
+        except Exception:
+            log.exception("bad frame")              # error path: fine
+        if self._debug:
+            log.debug("%s", frame)                  # debug guard: fine
+        if self.errors == 1 or self.errors % 1000 == 0:
+            log.warning("errors")                   # no guard word: flagged
+
+        def inner():
+            log.debug("nested")                     # inside a hot method: flagged
+
+    def close(self):
+        log.info("closed")                          # not a hot function
+
+def helper():
+    logger.warning("x")
+"""
+
+
+def test_unguarded_log_calls_in_hot_functions() -> None:
+    found = logs.unguarded_log_calls(SOURCE, "m.py", frozenset({"on_frame"}))
+    lines = SOURCE.splitlines()
+    texts = [lines[c.line - 1].strip() for c in found]
+    assert [t.split("#")[1].strip() for t in texts] == [
+        "per message: flagged",
+        "no guard word: flagged",
+        "inside a hot method: flagged",
+    ]
+    assert all(c.function == "on_frame" for c in found)
+
+
+def test_whole_module_mode_sees_every_function() -> None:
+    found = logs.unguarded_log_calls(SOURCE, "m.py", None)
+    assert {c.function for c in found} == {"on_frame", "close", "helper"}
+
+
+def test_the_hot_path_has_no_per_message_log_calls() -> None:
+    assert [str(c) for c in logs.hot_path_log_calls()] == []
+
+
+def test_filtered_call_cost_is_measured_and_level_restored() -> None:
+    root = logging.getLogger()
+    before = root.level
+    ns = logs.filtered_call_ns(calls=2000, rounds=2)
+    assert ns > 0
+    assert root.level == before
