@@ -69,6 +69,7 @@ class Runner:
             cancel_on_disconnect_s=config.venue.cancel_on_disconnect_s,
         )
         self.client = ThalexClient(endpoint, credentials, self._on_event, cc, direct_io=direct_io)
+        self.client.translator.emit_batch = self._on_batch
         self.client.on_batch_written = self._on_batch_written
         self.engine: Engine | None = None
         self.stats: RunStats | None = None
@@ -164,6 +165,7 @@ class Runner:
                     first_client_order_id=self.first_client_order_id,
                     max_total_loss=cfg.portfolio.max_total_loss,
                     hedges=cfg.hedges,
+                    wait_for_resync=True,  # no orders before the venue's state is known
                 )
             )
         except ValueError as exc:
@@ -184,14 +186,43 @@ class Runner:
         self.request_stop("error")
 
     # --- the hot path -------------------------------------------------------------------
-    def _on_event(self, event: ev.Event) -> None:
+    def _ready_engine(self) -> Engine | None:
+        """The engine, built on the first event (once the venue's instrument specs are known)."""
         engine = self.engine
-        if engine is None:
-            if self.fatal is not None:
-                return
+        if engine is None and self.fatal is None:
             engine = self._build_engine()
-            if engine is None:
-                return
+        return engine
+
+    def _on_batch(self, events: list[ev.Event]) -> None:
+        """The order updates of one feed message: all applied before the engine quotes, so it
+        never amends an order a later update of the same message reports filled."""
+        engine = self._ready_engine()
+        if engine is None:
+            return
+        stats = self.stats
+        assert stats is not None
+        actions, decisions = self._actions, self._decisions
+        engine.handle_batch(events, actions, decisions)
+        for event in events:
+            self._on_order_update(event, engine, stats)  # type: ignore[arg-type]
+        if actions:
+            self._send(actions, events[-1].now_ns, stats)
+        if decisions:
+            self._on_decisions(decisions)
+            decisions.clear()
+
+    def _send(self, actions: list[act.Action], now_ns: int, stats: RunStats) -> None:
+        if not self._closing:
+            if self.bridge is not None:  # journal first: no order reaches the venue unrecorded
+                self.bridge.actions(actions, now_ns)
+            self.client.send_actions(actions)  # written to the socket before this returns
+            stats.count_actions(actions)
+        actions.clear()
+
+    def _on_event(self, event: ev.Event) -> None:
+        engine = self._ready_engine()
+        if engine is None:
+            return
         stats = self.stats
         assert stats is not None
         actions, decisions = self._actions, self._decisions
@@ -222,12 +253,7 @@ class Runner:
             for st in stats.by_name.values():
                 st.tick_to_order.reset()
         if actions:
-            if not self._closing:
-                if bridge is not None:  # journal first: no order reaches the venue unrecorded
-                    bridge.actions(actions, event.now_ns)
-                self.client.send_actions(actions)  # written to the socket before this returns
-                stats.count_actions(actions)
-            actions.clear()
+            self._send(actions, event.now_ns, stats)
         if market is not None and bridge is not None:  # after the orders left: off their path
             bridge.market(market, event.now_ns, engine.instruments[market].market)
         if decisions:

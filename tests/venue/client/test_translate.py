@@ -230,3 +230,22 @@ def test_resynced_keeps_known_instruments_only() -> None:
     res = tr.resynced(9, orders, port)
     assert [o.order_id for o in res.open_orders] == ["O1"]
     assert res.positions == (ev.PortfolioEntry("BTC-PERPETUAL", -250, 100.0, 0.0, 0.0, 0.0),)
+
+
+def test_one_feed_message_with_several_orders_is_emitted_as_one_batch() -> None:
+    tr, out = make()
+    batches: list[list[ev.Event]] = []
+    o_type, on_orders = tr.handler_for("session.orders")  # type: ignore[misc]
+    two = msgspec.json.decode(
+        msgspec.json.encode([ORDER, {**ORDER, "order_id": "X2", "client_order_id": 2}]),
+        type=o_type,
+    )
+    one = msgspec.json.decode(msgspec.json.encode([ORDER]), type=o_type)
+    on_orders(two, False, 4)  # no batch sink: one event at a time
+    assert [type(e) for e in out] == [ev.OrderUpdate, ev.OrderUpdate]
+    tr.emit_batch = batches.append
+    out.clear()
+    on_orders(two, False, 5)
+    on_orders(one, False, 6)  # a single update needs no batch
+    assert len(batches) == 1 and [u.order_id for u in batches[0]] == [ORDER["order_id"], "X2"]  # type: ignore[attr-defined]
+    assert len(out) == 1 and out[0].now_ns == 6

@@ -132,6 +132,9 @@ class Translator:
         self.reject = reject or emit
         self.specs: dict[str, InstrumentSpec] = {}
         self.dropped_unknown_instrument = 0
+        # Set by the app to receive the order updates of one feed message together, so the
+        # core applies them all before it quotes (Engine.handle_batch); None: one by one.
+        self.emit_batch: Callable[[list[ev.Event]], None] | None = None
         # Set by the app to record fills with their real fees (e.g. the journal); when set,
         # every (re)connection also catches up on private/trade_history (session_setup).
         self.trade_sink: TradeSink | None = None
@@ -345,13 +348,21 @@ class Translator:
         return on_book
 
     def _orders(self, orders: list[wire.OrderStatus], snapshot: bool, now_ns: int) -> None:
-        specs, emit = self.specs, self.emit
+        specs = self.specs
+        updates: list[ev.Event] = []
         for o in orders:
             spec = specs.get(o.instrument_name or "")
             if spec is None:
                 self.dropped_unknown_instrument += 1
                 continue
-            emit(order_update(spec, o, now_ns))
+            updates.append(order_update(spec, o, now_ns))
+        emit_batch = self.emit_batch
+        if emit_batch is not None and len(updates) > 1:
+            emit_batch(updates)
+            return
+        emit = self.emit
+        for u in updates:
+            emit(u)
 
     def _portfolio(self, entries: list[wire.PortfolioEntry], snapshot: bool, now_ns: int) -> None:
         converted = self.portfolio(entries)
