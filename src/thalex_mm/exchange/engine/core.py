@@ -82,6 +82,9 @@ class EngineCore:
         self._closed: OrderedDict[str, Order] = OrderedDict()
         self._session_live: dict[int, dict[str, Order]] = {}
         self._account_live: dict[str, dict[str, Order]] = {}
+        # Live reduce_only orders per (account, instrument): re-cut on every position change,
+        # so they are indexed apart instead of scanning all of the account's live orders.
+        self._reduce_only_live: dict[tuple[str, str], dict[str, Order]] = {}
         # working lots per (account, instrument, side), kept incrementally for margin numbers
         self._open_lots: dict[tuple[str, str, Side], int] = {}
         self._by_client: dict[int, dict[int, Order]] = {}
@@ -146,6 +149,9 @@ class EngineCore:
         self._live[order.order_id] = order
         self._session_live.setdefault(order.session_id, {})[order.order_id] = order
         self._account_live.setdefault(order.account, {})[order.order_id] = order
+        if order.reduce_only:
+            key = (order.account, order.spec.name)
+            self._reduce_only_live.setdefault(key, {})[order.order_id] = order
         if order.client_order_id is not None:
             self._by_client.setdefault(order.session_id, {})[order.client_order_id] = order
 
@@ -157,6 +163,10 @@ class EngineCore:
         self._add_open(order, -order.remaining)
         order.close(reason, now_ns)
         self._live.pop(order.order_id, None)
+        if order.reduce_only:
+            reducing = self._reduce_only_live.get((order.account, order.spec.name))
+            if reducing is not None:
+                reducing.pop(order.order_id, None)
         self._closed[order.order_id] = order
         if len(self._closed) > _CLOSED_KEPT:
             self._closed.popitem(last=False)
@@ -308,12 +318,10 @@ class EngineCore:
         `admin_cancel`, an exchange-side cancel) when the position no longer allows any."""
         for account, name in list(self._batch.portfolio):
             pos = self._account(account).position(name).lots
-            candidates = [
-                o
-                for o in self._account_live.get(account, {}).values()
-                if o.reduce_only and o.spec.name == name
-            ]
-            for order in sorted(candidates, key=lambda o: o.seq):
+            candidates = self._reduce_only_live.get((account, name))
+            if not candidates:
+                continue
+            for order in sorted(candidates.values(), key=lambda o: o.seq):
                 closing = (pos > 0 and order.side is Side.SELL) or (
                     pos < 0 and order.side is Side.BUY
                 )
