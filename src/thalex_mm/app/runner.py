@@ -22,13 +22,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from thalex_mm.app.engine_setup import EngineSetupError, engine_config, missing_instrument
 from thalex_mm.app.journaling import JournalBridge
 from thalex_mm.app.reporting import RunFacts, run_summary, status_line
 from thalex_mm.app.run_stats import RunStats
 from thalex_mm.app.settings import AppConfig, public_channels
 from thalex_mm.core import actions as act
 from thalex_mm.core import events as ev
-from thalex_mm.core.config import EngineConfig, InstrumentConfig
 from thalex_mm.core.engine import Engine
 from thalex_mm.errors import UserError
 from thalex_mm.journal import Journal
@@ -106,7 +106,10 @@ class Runner:
             await self.client.start()
         except VenueError as exc:
             await self.client.close()
-            raise UserError(self._missing_instrument() or self.fatal or str(exc)) from None
+            missing = missing_instrument(
+                self.config, self.client.translator.specs, self.endpoint.url
+            )
+            raise UserError(missing or self.fatal or str(exc)) from None
         timer = asyncio.get_running_loop().create_task(self._timer_loop(), name="mm-timer")
         try:
             if self.fatal is None:
@@ -125,59 +128,24 @@ class Runner:
         return self.summary()
 
     # --- engine construction ------------------------------------------------------------
-    def _missing_instrument(self) -> str | None:
-        """A config instrument the venue does not list (once its list is known), or None."""
-        specs = self.client.translator.specs
-        if not specs:
-            return None
-        for i, s in enumerate(self.config.instruments):
-            if s.name not in specs:
-                return (
-                    f"instruments[{i}].name: {s.name!r} is not traded on {self.endpoint.url} "
-                    f"(perpetuals and futures there: {', '.join(sorted(specs))})"
-                )
-        return None
-
     def _build_engine(self) -> Engine | None:
-        specs = self.client.translator.specs
-        cfg = self.config
-        missing = self._missing_instrument()
-        if missing is not None:
-            self._fail(missing)
-            return None
-        instruments: list[InstrumentConfig] = []
-        for i, s in enumerate(cfg.instruments):
-            spec = specs[s.name]
-            try:
-                instruments.append(
-                    InstrumentConfig(
-                        spec, quote=s.quote, quoter=s.quoter, orders=s.orders, risk=s.risk,
-                        accounting=s.accounting, quoting=s.quoting,
-                    )
-                )  # fmt: skip
-            except ValueError as exc:
-                self._fail(f"instruments[{i}]: {exc}")
-                return None
         try:
-            engine = Engine(
-                EngineConfig(
-                    tuple(instruments),
-                    first_client_order_id=self.first_client_order_id,
-                    max_total_loss=cfg.portfolio.max_total_loss,
-                    hedges=cfg.hedges,
-                    wait_for_resync=True,  # no orders before the venue's state is known
-                )
+            config = engine_config(
+                self.config,
+                self.client.translator.specs,
+                self.endpoint.url,
+                self.first_client_order_id,
             )
-        except ValueError as exc:
-            self._fail(f"config: {exc}")
+            engine = Engine(config)
+        except (EngineSetupError, ValueError) as exc:
+            self._fail(str(exc))
             return None
         self.engine = engine
-        self.stats = RunStats((c.spec for c in instruments), cfg.run.latency_samples)
+        specs = {c.spec.name: c.spec for c in config.instruments}
+        self.stats = RunStats(specs.values(), self.config.run.latency_samples)
         if self.journal is not None:
-            models = {s.name: (s.quote.model, s.quote.gamma) for s in cfg.instruments}
-            self.bridge = JournalBridge(
-                self.journal, STRATEGY, {c.spec.name: c.spec for c in instruments}, models
-            )
+            models = {s.name: (s.quote.model, s.quote.gamma) for s in self.config.instruments}
+            self.bridge = JournalBridge(self.journal, STRATEGY, specs, models)
         return engine
 
     def _fail(self, message: str) -> None:
