@@ -13,6 +13,12 @@ from thalex_mm.venue.thalex.auth import generate_key_pair
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.toml"
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run` journals to ./data by default: keep that out of the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def pem(tmp_path: Path) -> Path:
     private_pem, _ = generate_key_pair()
