@@ -26,32 +26,15 @@ _LN2 = math.log(2.0)
 _NS = 1e-9
 
 
-class EwmaVolatility:
-    """Time-aware EWMA: both sums decay by 2^(−dt/half_life) between observations."""
+class _MidReturns:
+    """Turns mid observations into returns (dt seconds, r price units) for ``_add``, rejecting
+    unusable input: NaN, infinite or non-positive mids and time going backwards."""
 
-    __slots__ = (
-        "_last_mid",
-        "_last_ts",
-        "_sum_dt",
-        "_sum_r2",
-        "half_life_s",
-        "min_samples",
-        "rejected",
-        "samples",
-    )
+    __slots__ = ("_last_mid", "_last_ts", "rejected")
 
-    def __init__(self, half_life_s: float = 60.0, min_samples: int = 10) -> None:
-        if not (0.0 < half_life_s < math.inf):
-            raise ValueError(f"half_life_s must be a positive finite number, got {half_life_s}")
-        if min_samples < 1:
-            raise ValueError(f"min_samples must be >= 1, got {min_samples}")
-        self.half_life_s = float(half_life_s)
-        self.min_samples = min_samples
+    def __init__(self) -> None:
         self._last_ts: int | None = None
         self._last_mid = 0.0
-        self._sum_r2 = 0.0
-        self._sum_dt = 0.0
-        self.samples = 0
         self.rejected = 0
 
     def update(self, ts_ns: int, mid: float) -> bool:
@@ -60,22 +43,41 @@ class EwmaVolatility:
             self.rejected += 1
             return False
         last_ts = self._last_ts
-        if last_ts is None:
-            self._last_ts = ts_ns
-            self._last_mid = mid
-            return True
-        if ts_ns < last_ts:
-            self.rejected += 1
-            return False
-        dt = (ts_ns - last_ts) * _NS
-        r = mid - self._last_mid
+        if last_ts is not None:
+            if ts_ns < last_ts:
+                self.rejected += 1
+                return False
+            self._add((ts_ns - last_ts) * _NS, mid - self._last_mid)
+        self._last_ts = ts_ns
+        self._last_mid = mid
+        return True
+
+    def _add(self, dt: float, r: float) -> None:
+        raise NotImplementedError
+
+
+class EwmaVolatility(_MidReturns):
+    """Time-aware EWMA: both sums decay by 2^(−dt/half_life) between observations."""
+
+    __slots__ = ("_sum_dt", "_sum_r2", "half_life_s", "min_samples", "samples")
+
+    def __init__(self, half_life_s: float = 60.0, min_samples: int = 10) -> None:
+        if not (0.0 < half_life_s < math.inf):
+            raise ValueError(f"half_life_s must be a positive finite number, got {half_life_s}")
+        if min_samples < 1:
+            raise ValueError(f"min_samples must be >= 1, got {min_samples}")
+        self.half_life_s = float(half_life_s)
+        super().__init__()
+        self.min_samples = min_samples
+        self._sum_r2 = 0.0
+        self._sum_dt = 0.0
+        self.samples = 0
+
+    def _add(self, dt: float, r: float) -> None:
         decay = math.exp(-_LN2 * dt / self.half_life_s)
         self._sum_r2 = self._sum_r2 * decay + r * r
         self._sum_dt = self._sum_dt * decay + dt
-        self._last_ts = ts_ns
-        self._last_mid = mid
         self.samples += 1
-        return True
 
     @property
     def sigma(self) -> float | None:
@@ -113,21 +115,10 @@ class EwmaVolatility:
         return est
 
 
-class WindowVolatility:
+class WindowVolatility(_MidReturns):
     """σ over the last ``window`` returns; running sums, re-added every window to stop drift."""
 
-    __slots__ = (
-        "_dts",
-        "_last_mid",
-        "_last_ts",
-        "_r2s",
-        "_since_resum",
-        "_sum_dt",
-        "_sum_r2",
-        "min_samples",
-        "rejected",
-        "window",
-    )
+    __slots__ = ("_dts", "_r2s", "_since_resum", "_sum_dt", "_sum_r2", "min_samples", "window")
 
     def __init__(self, window: int = 300, min_samples: int = 10) -> None:
         if window < 1:
@@ -143,25 +134,9 @@ class WindowVolatility:
         self._sum_r2 = 0.0
         self._sum_dt = 0.0
         self._since_resum = 0
-        self._last_ts: int | None = None
-        self._last_mid = 0.0
-        self.rejected = 0
+        super().__init__()
 
-    def update(self, ts_ns: int, mid: float) -> bool:
-        """Feed one mid observation; False (and ``rejected`` += 1) when it is unusable."""
-        if not (0.0 < mid < math.inf):
-            self.rejected += 1
-            return False
-        last_ts = self._last_ts
-        if last_ts is None:
-            self._last_ts = ts_ns
-            self._last_mid = mid
-            return True
-        if ts_ns < last_ts:
-            self.rejected += 1
-            return False
-        dt = (ts_ns - last_ts) * _NS
-        r = mid - self._last_mid
+    def _add(self, dt: float, r: float) -> None:
         r2 = r * r
         self._r2s.append(r2)
         self._dts.append(dt)
@@ -175,9 +150,6 @@ class WindowVolatility:
             self._sum_r2 = math.fsum(self._r2s)
             self._sum_dt = math.fsum(self._dts)
             self._since_resum = 0
-        self._last_ts = ts_ns
-        self._last_mid = mid
-        return True
 
     @property
     def count(self) -> int:
