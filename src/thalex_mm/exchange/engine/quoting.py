@@ -270,7 +270,6 @@ class QuotingEngine(TradingEngine):
     ) -> None:
         spec = self._instruments[name].spec
         existing = self._quotes.setdefault((session.session_id, name, side), [])
-        book = self._books[name]
         for ticks, lots in wanted:
             order = Order(
                 order_id=self._next_order_id(),
@@ -290,20 +289,7 @@ class QuotingEngine(TradingEngine):
             )
             self._register(order)
             existing.append(order)
-            if post_only and book.crosses(side, ticks):
-                best = book.best(side.opposite)
-                assert best is not None
-                adjusted = best - 1 if side is Side.BUY else best + 1
-                if reject_post_only or adjusted <= 0:
-                    self._close(order, DeleteReason.IMMEDIATE_CANCEL, now_ns)
-                else:
-                    order.price = adjusted
-            if order.is_live:
-                self._match(order, now_ns)
-                if order.filled >= order.amount:
-                    self._close(order, DeleteReason.FILLED, now_ns)
-                else:
-                    self._rest(order)
+            self._enter(order, now_ns, post_only=post_only, reject_post_only=reject_post_only)
             self._batch.own.append(
                 OrderUpdate(
                     order.account,

@@ -137,10 +137,35 @@ class TradingEngine(EngineCore):
             shown_price=price is not None,
         )
         self._register(order)
-        if post_only and book.crosses(direction, limit):
-            best = book.best(direction.opposite)
+        self._enter(
+            order,
+            now_ns,
+            post_only=post_only,
+            reject_post_only=reject_post_only,
+            immediate_or_cancel=tif is TimeInForce.IOC,
+        )
+        snap = order.snapshot(ChangeReason.INSERT, tuple(order.fills))
+        self._batch.own.append(OrderUpdate(order.account, order.session_id, snap))
+        return Outcome(result=snap, events=self._finish(now_ns))
+
+    def _enter(
+        self,
+        order: Order,
+        now_ns: int,
+        *,
+        post_only: bool,
+        reject_post_only: bool,
+        immediate_or_cancel: bool = False,
+    ) -> None:
+        """Put a registered order on its book: a post_only order that would cross is re-priced
+        one tick behind the best opposite price (or cancelled with reject_post_only), then it
+        matches; the remainder rests, or is cancelled for IOC."""
+        book = self._books[order.spec.name]
+        side = order.side
+        if post_only and book.crosses(side, order.price):
+            best = book.best(side.opposite)
             assert best is not None
-            adjusted = best - 1 if direction is Side.BUY else best + 1
+            adjusted = best - 1 if side is Side.BUY else best + 1
             if reject_post_only or adjusted <= 0:
                 self._close(order, DeleteReason.IMMEDIATE_CANCEL, now_ns)
             else:
@@ -149,13 +174,10 @@ class TradingEngine(EngineCore):
             self._match(order, now_ns)
             if order.filled >= order.amount:
                 self._close(order, DeleteReason.FILLED, now_ns)
-            elif tif is TimeInForce.IOC:
+            elif immediate_or_cancel:
                 self._close(order, DeleteReason.IMMEDIATE_CANCEL, now_ns)
             else:
                 self._rest(order)
-        snap = order.snapshot(ChangeReason.INSERT, tuple(order.fills))
-        self._batch.own.append(OrderUpdate(order.account, order.session_id, snap))
-        return Outcome(result=snap, events=self._finish(now_ns))
 
     def _find(
         self, session: SessionRef, order_id: str | None, client_order_id: int | None
