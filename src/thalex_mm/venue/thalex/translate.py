@@ -17,10 +17,17 @@ from typing import Any
 
 from thalex_mm.core import actions as act
 from thalex_mm.core import events as ev
-from thalex_mm.domain import InstrumentKind, InstrumentSpec, Side
+from thalex_mm.domain import InstrumentSpec, Side
 from thalex_mm.model.quote import Level
 from thalex_mm.venue.thalex import messages as wire
 from thalex_mm.venue.thalex import requests as rq
+from thalex_mm.venue.thalex.convert import (
+    order_update,
+    portfolio_entry,
+    spec_from_instrument,
+    wire_amount_lots,
+    wire_price_ticks,
+)
 from thalex_mm.venue.thalex.protocol import LocalError, NotificationHandler, RpcError
 from thalex_mm.venue.thalex.trades import TradeSink, fills_by_instrument
 
@@ -29,91 +36,6 @@ EventSink = Callable[[ev.Event], None]
 WireRequest = tuple[str, Any, Any]
 
 _SIDE_FROM_QUOTE_ERROR = {"bid": Side.BUY, "buy": Side.BUY, "ask": Side.SELL, "sell": Side.SELL}
-
-
-def spec_from_instrument(inst: wire.Instrument) -> InstrumentSpec | None:
-    """The spec of a perpetual or future, or None for instruments the engine does not trade."""
-    if inst.type == "perpetual":
-        kind = InstrumentKind.PERPETUAL
-    elif inst.type == "future":
-        kind = InstrumentKind.FUTURE
-    else:
-        return None
-    if inst.tick_size is None or inst.volume_tick_size is None:
-        return None
-    try:
-        return InstrumentSpec(
-            name=inst.instrument_name,
-            kind=kind,
-            underlying=inst.underlying or "",
-            tick_size=inst.tick_size,
-            amount_step=inst.volume_tick_size,
-            min_amount=inst.min_order_amount or inst.volume_tick_size,
-            product=inst.product or "",
-            expiry_ts=(
-                float(inst.expiration_timestamp) if inst.expiration_timestamp is not None else None
-            ),
-        )
-    except ValueError:
-        return None
-
-
-def _order_ticks(spec: InstrumentSpec, price: float | None) -> int:
-    if price is None:  # market orders carry no price
-        return 0
-    ticks = spec.price_to_ticks_exact(price)
-    return ticks if ticks is not None else round(price / spec.tick_size)
-
-
-def _lots(spec: InstrumentSpec, amount: float) -> int:
-    lots = spec.amount_to_lots_exact(amount)
-    return lots if lots is not None else round(amount / spec.amount_step)  # nearest lot
-
-
-def order_update(
-    spec: InstrumentSpec, o: wire.OrderStatus, now_ns: int, reply_to: int = 0
-) -> ev.OrderUpdate:
-    """One wire ``OrderStatus`` as the core's ``OrderUpdate``."""
-    side = Side.BUY if o.direction == "buy" else Side.SELL
-    fills: tuple[ev.Fill, ...] = ()
-    if o.fills:
-        fills = tuple(
-            ev.Fill(
-                f.trade_id,
-                side,
-                _order_ticks(spec, f.price),
-                _lots(spec, f.amount),
-                f.maker_taker == "maker",
-            )
-            for f in o.fills
-        )
-    return ev.OrderUpdate(
-        now_ns,
-        spec.name,
-        o.order_id,
-        o.client_order_id,
-        side,
-        ev.OrderStatus.from_wire(o.status),
-        _order_ticks(spec, o.price),
-        _lots(spec, o.amount),
-        _lots(spec, o.filled_amount),
-        _lots(spec, o.remaining_amount),
-        fills,
-        "" if o.label is None else str(o.label),
-        o.delete_reason or "",
-        reply_to,
-    )
-
-
-def portfolio_entry(spec: InstrumentSpec, p: wire.PortfolioEntry) -> ev.PortfolioEntry:
-    return ev.PortfolioEntry(
-        spec.name,
-        round(p.position / spec.amount_step),
-        p.average_price or 0.0,
-        p.realised_pnl or 0.0,
-        p.unrealised_pnl or 0.0,
-        p.mark_price or 0.0,
-    )
 
 
 def _ladder(spec: InstrumentSpec, levels: tuple[Level, ...]) -> list[tuple[float, float]]:
@@ -328,7 +250,11 @@ class Translator:
             if spec is None:
                 self.dropped_unknown_instrument += 1
                 return
-            floor, ceil, lots = spec.price_to_ticks_floor, spec.price_to_ticks_ceil, _lots
+            floor, ceil, lots = (
+                spec.price_to_ticks_floor,
+                spec.price_to_ticks_ceil,
+                wire_amount_lots,
+            )
             bids = tuple((floor(lv[0]), lots(spec, lv[1])) for lv in u.bid_changes or ())
             asks = tuple((ceil(lv[0]), lots(spec, lv[1])) for lv in u.ask_changes or ())
             if bids or asks or snapshot:
@@ -339,8 +265,8 @@ class Translator:
                         ev.PublicTrade(
                             now_ns,
                             instrument,
-                            _order_ticks(spec, tr[0]),
-                            _lots(spec, tr[1]),
+                            wire_price_ticks(spec, tr[0]),
+                            wire_amount_lots(spec, tr[1]),
                             Side.BUY if tr[2] == "buy" else Side.SELL,
                         )
                     )
