@@ -25,6 +25,9 @@ class FakeJournal:
 
     offer_market = append
 
+    def market_due(self, instrument: str, ts_ns: int) -> bool:
+        return True
+
 
 def _bridge() -> tuple[JournalBridge, FakeJournal]:
     fake = FakeJournal()
@@ -83,3 +86,41 @@ def test_decisions_become_quote_and_risk_records() -> None:
     assert quote.spread == 1.5 and quote.bids == [[2999.5, 0.01]]
     assert isinstance(kill, RiskEvent) and kill.kind == "kill_switch" and "-12.5" in kill.detail
     assert no_quote.kind == "no_quote"
+
+
+class _Position:
+    amount = 0.5
+    average_price = 100.0
+    realised = 1.0
+    fees = 0.1
+
+    def unrealised(self, mark: float) -> float:
+        return (mark - self.average_price) * self.amount
+
+
+class _Instrument:
+    position = _Position()
+
+    def __init__(self, mark: float) -> None:
+        self._mark = mark
+
+    def mark(self) -> float:
+        return self._mark
+
+
+def test_positions_are_spread_round_robin_over_calls() -> None:
+    bridge, fake = _bridge()
+    instruments = {f"I{n}": _Instrument(100.0 + n) for n in range(10)}
+    seen: list[str] = []
+    for tick in range(5):  # share 0.25 of 10 -> 3 per call, wrapping around
+        bridge.positions(instruments, now_ns=tick, share=0.25)
+        batch = [r.instrument for r in fake.records]
+        fake.records.clear()
+        assert len(batch) == 3
+        seen += batch
+    # every instrument in turn, in order, then again from the start
+    assert seen == [f"I{n % 10}" for n in range(15)]
+    bridge.positions(instruments, now_ns=99)  # share 1.0: all of them, once each
+    assert sorted(r.instrument for r in fake.records) == sorted(instruments)
+    by_name = {r.instrument: r for r in fake.records}
+    assert by_name["I3"].mark == 103.0 and by_name["I3"].unrealized_pnl == (103.0 - 100.0) * 0.5

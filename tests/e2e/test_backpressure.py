@@ -34,6 +34,12 @@ class FakeJournal:
     def offer_market(self, record: Any) -> bool:
         return self.append(record)
 
+    def market_due(self, instrument: str, ts_ns: int) -> bool:
+        return True
+
+    def prefault(self) -> int:
+        return 0
+
 
 def _adds_risk(ex: LocalExchange, account: str) -> list[Any]:
     pos = ex.engine.position_lots(account, "BTC-PERPETUAL")

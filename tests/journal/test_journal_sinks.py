@@ -166,6 +166,25 @@ def test_offer_market_samples_per_instrument(tmp_path: Path):
     assert journal.sampled_out_market == 18
 
 
+def test_market_due_answers_what_offer_market_would_do(tmp_path: Path):
+    journal = open_journal(
+        f"sqlite:///{tmp_path / 'j.db'}", writer="thread", market_interval_ms=1.0
+    )
+    due = []
+    for t in range(0, 3_000_000, 250_000):
+        ok = journal.market_due("A", t)
+        due.append(ok)
+        if ok:  # the caller builds and offers the snapshot only when it is due
+            assert journal.offer_market(MarketSnapshot(ts_ns=t, instrument="A"))
+    journal.close()
+    assert [t for t, ok in zip(range(0, 3_000_000, 250_000), due, strict=True) if ok] == [
+        0,
+        1_000_000,
+        2_000_000,
+    ]
+    assert journal.sampled_out_market == 9
+
+
 def test_a_failing_database_is_retried_and_nothing_is_lost(tmp_path: Path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'j.db'}"
     real_write = SqliteSink.write

@@ -37,8 +37,15 @@ from thalex_mm.venue.thalex.trades import is_fill
 
 
 def _levels(spec: InstrumentSpec, levels: Iterable[Level]) -> list[list[float]]:
+    # spec.ticks_to_price / lots_to_amount inlined: this runs for every quote decision
+    tick, step = spec.tick_size, spec.amount_step
+    return [[round(lv.price_ticks * tick, 8), round(lv.amount_lots * step, 8)] for lv in levels]
+
+
+def _side_levels(side: float, spec: InstrumentSpec, levels: Iterable[Level]) -> list[list[float]]:
+    tick, step = spec.tick_size, spec.amount_step
     return [
-        [spec.ticks_to_price(lv.price_ticks), spec.lots_to_amount(lv.amount_lots)] for lv in levels
+        [side, round(lv.price_ticks * tick, 8), round(lv.amount_lots * step, 8)] for lv in levels
     ]
 
 
@@ -60,6 +67,8 @@ class JournalBridge:
         self.models = models  # instrument -> (model name, gamma)
         # True: a TradeJournal records the fills (with real fees); the order feed's are skipped.
         self.fills_from_trades = fills_from_trades
+        self._position_order: list[str] = []  # round-robin of ``positions``
+        self._position_next = 0
 
     # --- actions ------------------------------------------------------------------------
     def actions(self, actions: Iterable[act.Action], now_ns: int) -> None:
@@ -94,8 +103,7 @@ class JournalBridge:
                 )  # fmt: skip
             elif isinstance(a, act.MassQuote):
                 spec = specs[a.instrument]
-                levels = [[1.0, *lv] for lv in _levels(spec, a.bids)]
-                levels += [[-1.0, *lv] for lv in _levels(spec, a.asks)]
+                levels = _side_levels(1.0, spec, a.bids) + _side_levels(-1.0, spec, a.asks)
                 append(
                     OrderAction(
                         ts_ns=now_ns, strategy=strategy, instrument=a.instrument,
@@ -167,9 +175,10 @@ class JournalBridge:
     def market(self, instrument: str, now_ns: int, market: Any) -> None:
         """Offer a snapshot of the core's ``MarketState`` (sampled by the journal)."""
         spec = self.specs.get(instrument)
-        if spec is None:
+        journal = self.journal
+        if spec is None or not journal.market_due(instrument, now_ns):
             return
-        self.journal.offer_market(
+        journal.offer_market(
             MarketSnapshot(
                 ts_ns=now_ns, instrument=instrument, strategy=self.strategy,
                 best_bid=spec.ticks_to_price(market.bid_ticks) if market.bid_lots else None,
@@ -191,11 +200,25 @@ class JournalBridge:
             )
         )  # fmt: skip
 
-    def positions(self, instruments: Mapping[str, Any], now_ns: int) -> None:
-        """A position snapshot of every instrument (the core's ``Instrument`` objects)."""
-        for name, inst in instruments.items():
+    def positions(self, instruments: Mapping[str, Any], now_ns: int, share: float = 1.0) -> None:
+        """Position snapshots of the core's ``Instrument`` objects: the next ``share`` of them
+        in turn (at least one), so a pass over 100 instruments is spread over several timer
+        ticks instead of one ~1 ms burst on the loop."""
+        names = list(instruments) if len(instruments) != len(self._position_order) else None
+        if names is not None:  # first call, or the instruments changed
+            self._position_order = names
+            self._position_next = 0
+        order = self._position_order
+        count = min(len(order), max(1, math.ceil(share * len(order))))
+        start = self._position_next
+        for i in range(start, start + count):
+            name = order[i % len(order)]
+            inst = instruments.get(name)
+            if inst is None:  # gone since the order was taken; rebuilt when the count changes
+                continue
             mark = inst.mark()
             self.position(name, now_ns, inst.position, mark, inst.position.unrealised(mark))
+        self._position_next = (start + count) % max(len(order), 1)
 
     def risk(self, instrument: str, now_ns: int, kind: str, state: str, detail: str) -> None:
         self.journal.append(

@@ -21,6 +21,7 @@ import mmap
 import os
 import re
 import struct
+import sys
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -188,3 +189,47 @@ def fsync_directory(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+# Linux 5.14+: fault pages in writable without changing their contents.
+_MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)
+
+
+class Prefaulter:
+    """Faults the pages just ahead of the append offset in, a chunk per call, off the append.
+
+    The first write to each page of a fresh segment traps into the kernel (page-cache page,
+    ext4 block conversion): ~10-25 us on these VMs for one page in ~30 appends, and now and
+    then milliseconds. Done ahead of time in small chunks from the engine's timer (~1 us a
+    page), appends find their pages mapped. Where madvise(MADV_POPULATE_WRITE) is missing
+    (old kernels, non-Linux) it turns itself off: appends then fault as before.
+    """
+
+    __slots__ = ("ahead", "chunk", "enabled", "populated_to")
+
+    def __init__(self, ahead: int = 1 << 20, chunk: int = 128 << 10) -> None:
+        self.ahead = ahead
+        self.chunk = chunk
+        self.populated_to = 0
+        self.enabled = sys.platform.startswith("linux") and hasattr(mmap.mmap, "madvise")
+
+    def reset(self) -> None:
+        """A new segment is mapped: nothing of it is populated yet."""
+        self.populated_to = 0
+
+    def step(self, mm: mmap.mmap, offset: int) -> int:
+        """Populate at most ``chunk`` bytes towards ``offset + ahead``; the bytes done."""
+        if not self.enabled:
+            return 0
+        start = max(self.populated_to, offset - offset % mmap.PAGESIZE)
+        end = min(offset + self.ahead, start + self.chunk)
+        end = min(len(mm), end - end % mmap.PAGESIZE)  # madvise wants page-aligned starts
+        if end <= start:
+            return 0
+        try:
+            mm.madvise(_MADV_POPULATE_WRITE, start, end - start)
+        except (OSError, ValueError):
+            self.enabled = False
+            return 0
+        self.populated_to = end
+        return end - start
