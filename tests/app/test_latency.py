@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from thalex_mm.app.latency import LatencyRing, TickToOrder
+from thalex_mm.app.latency import PHASES, LatencyRing, TickToOrder
+from thalex_mm.app.run_stats import RunStats
+from thalex_mm.domain import InstrumentKind, InstrumentSpec
 
 
 @settings(max_examples=60, deadline=None)
@@ -41,22 +45,67 @@ def test_capacity_must_be_positive() -> None:
 
 def test_tick_to_order_joins_a_tick_to_the_next_batch_written() -> None:
     t = TickToOrder(16)
-    t.mark(rx_ns=1_000, batch=5)  # orders submitted while batch 5 was the last one written
-    t.written(batch=5, tx_ns=1_500)  # batch 5 itself predates the orders: no sample
+    # orders submitted while batch 5 was the last one written
+    assert t.mark(rx_ns=1_000, frame_ns=1_100, batch=5)
+    assert not t.written(batch=5, write_ns=1_400, tx_ns=1_500)  # batch 5 predates them
     assert t.ring.count == 0
-    t.mark(rx_ns=1_200, batch=5)  # a newer tick while one is open does not replace it
-    t.written(batch=6, tx_ns=4_000)
+    assert not t.mark(rx_ns=1_200, frame_ns=1_250, batch=5)  # the open one is older: kept
+    assert t.written(batch=6, write_ns=3_000, tx_ns=4_000)
     assert t.ring.samples().tolist() == [3_000]
-    t.written(batch=7, tx_ns=9_000)  # nothing open: no sample
+    assert t.written(batch=7, write_ns=8_000, tx_ns=9_000)  # nothing open: no sample
     assert t.ring.count == 1
+    assert t.phase_rings == ()  # phases only when asked for
 
 
 def test_reset_forgets_an_open_mark() -> None:
     t = TickToOrder(4)
-    t.mark(rx_ns=100, batch=0)
+    t.mark(rx_ns=100, frame_ns=100, batch=0)
     t.reset()
-    t.written(batch=1, tx_ns=500)
+    t.written(batch=1, write_ns=400, tx_ns=500)
     assert t.ring.count == 0
-    t.mark(rx_ns=0, batch=1)  # no receive stamp (not from a frame): ignored
-    t.written(batch=2, tx_ns=600)
+    assert not t.mark(rx_ns=0, frame_ns=0, batch=1)  # no receive stamp (not a frame): ignored
+    t.written(batch=2, write_ns=550, tx_ns=600)
     assert t.ring.count == 0
+
+
+def test_phases_split_the_sample_and_add_up_to_it() -> None:
+    t = TickToOrder(8, phases=True)
+    before = time.perf_counter_ns()
+    rx, frame = before - 5_000, before - 3_000  # read 5 us ago; its handling began 3 us ago
+    assert t.mark(rx_ns=rx, frame_ns=frame, batch=0)  # the decision is stamped now
+    after = time.perf_counter_ns()
+    write = after + 7_000
+    tx = write + 11_000
+    t.written(batch=1, write_ns=write, tx_ns=tx)
+    queue, handle, encode, write_ = (int(r.samples()[0]) for r in t.phase_rings)
+    assert len(t.phase_rings) == len(PHASES) == 4
+    assert queue == 2_000 and write_ == 11_000
+    # the decision stamp lies between the two clock reads around mark()
+    assert 3_000 <= handle <= 3_000 + (after - before)
+    assert encode == (write - frame) - handle
+    assert queue + handle + encode + write_ == int(t.ring.samples()[0]) == tx - rx
+
+
+def test_run_stats_closes_only_open_instrument_samples() -> None:
+    specs = [
+        InstrumentSpec(f"I{n}-PERPETUAL", InstrumentKind.PERPETUAL, "X", 1.0, 0.1, 0.1)
+        for n in range(50)
+    ]
+    stats = RunStats(specs, 16)
+    now = time.perf_counter_ns()
+    a, b = stats.by_name["I3-PERPETUAL"], stats.by_name["I7-PERPETUAL"]
+    stats.mark_tick(a, now - 900, now - 800, batch=0)
+    stats.mark_tick(b, now - 500, now - 400, batch=0)
+    stats.mark_tick(a, now - 100, now - 50, batch=0)  # already open: not listed twice
+    assert len(stats._open) == 2
+    stats.batch_written(1, now + 1_000, now + 2_000)
+    assert stats._open == []
+    assert a.tick_to_order.ring.samples().tolist() == [2_900]
+    assert b.tick_to_order.ring.samples().tolist() == [2_500]
+    assert stats.tick_to_order.ring.samples().tolist() == [2_900]  # the oldest tick
+    others = [st for st in stats.by_name.values() if st not in (a, b)]
+    assert all(st.tick_to_order.ring.count == 0 for st in others)
+    stats.mark_tick(b, now + 3_000, now + 3_100, batch=1)
+    stats.reset_ticks()
+    stats.batch_written(2, now + 4_000, now + 5_000)
+    assert b.tick_to_order.ring.count == 1 and stats._open == []

@@ -1,12 +1,14 @@
 """Tick-to-order latency samples in a fixed-size ring (no growth, no allocation per sample).
 
 A sample is the time from a market-data frame read off the socket (``perf_counter_ns``
-before decode) to the write of the order frame it caused (``perf_counter_ns`` right after
-the write call). Only the newest ``capacity`` samples are kept; percentiles are computed on
-demand (status lines, the summary), never on the hot path.
+as its bytes arrive, before decode) to the write of the order frame it caused
+(``perf_counter_ns`` right after the write call). Only the newest ``capacity`` samples are
+kept; percentiles are computed on demand (status lines, the summary), never on the hot path.
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import numpy.typing as npt
@@ -52,33 +54,63 @@ class LatencyRing:
         return float(np.percentile(self._buf[:n], q)) / 1000.0
 
 
+PHASES = ("queue", "handle", "encode", "write")
+
+
 class TickToOrder:
     """Joins a market-data frame's receive time to the write of the batch that carried the
     orders it caused.
 
-    ``mark(rx_ns, batch)`` is called when a market-data event produced actions; ``batch`` is
-    the writer's batch counter at that moment, so the first batch written *after* it holds
-    those orders. Marks made while one is open are ignored (the open one is older).
+    ``mark(rx_ns, frame_ns, batch)`` is called when a market-data event produced actions;
+    ``batch`` is the writer's batch counter at that moment, so the first batch written *after*
+    it holds those orders. Marks made while one is open are ignored (the open one is older).
+
+    With ``phases`` the sample is also split at four points (``phase_rings``, same order as
+    ``PHASES``): *queue* from the socket read to the start of this frame (frames read in the
+    same batch before it), *handle* decode + core until the orders exist, *encode* their
+    requests and frames until the socket write starts, *write* the write call itself.
     """
 
-    __slots__ = ("_batch", "_rx_ns", "ring")
+    __slots__ = ("_batch", "_decided_ns", "_frame_ns", "_rx_ns", "phase_rings", "ring")
 
-    def __init__(self, capacity: int = 65_536) -> None:
+    def __init__(self, capacity: int = 65_536, *, phases: bool = False) -> None:
         self.ring = LatencyRing(capacity)
+        self.phase_rings = tuple(LatencyRing(capacity) for _ in PHASES) if phases else ()
         self._rx_ns = 0
+        self._frame_ns = 0
+        self._decided_ns = 0
         self._batch = 0
 
-    def mark(self, rx_ns: int, batch: int) -> None:
+    def mark(self, rx_ns: int, frame_ns: int, batch: int) -> bool:
+        """Open a sample (True) unless one is open or the receive time is unknown."""
         if self._rx_ns == 0 and rx_ns > 0:
             self._rx_ns = rx_ns
+            self._frame_ns = frame_ns
             self._batch = batch
+            if self.phase_rings:
+                self._decided_ns = time.perf_counter_ns()
+            return True
+        return False
 
-    def written(self, batch: int, tx_ns: int) -> None:
+    def written(self, batch: int, write_ns: int, tx_ns: int) -> bool:
+        """The batch ``batch`` was written from ``write_ns`` to ``tx_ns``; True if that closed
+        the open sample (or none was open: nothing left to wait for)."""
         rx = self._rx_ns
-        if rx and batch > self._batch:
-            self._rx_ns = 0
-            if tx_ns >= rx:
-                self.ring.add(tx_ns - rx)
+        if not rx:
+            return True
+        if batch <= self._batch:
+            return False
+        self._rx_ns = 0
+        if tx_ns >= rx:
+            self.ring.add(tx_ns - rx)
+            rings = self.phase_rings
+            frame, decided = self._frame_ns, self._decided_ns
+            if rings and rx <= frame <= decided <= write_ns <= tx_ns:
+                rings[0].add(frame - rx)
+                rings[1].add(decided - frame)
+                rings[2].add(write_ns - decided)
+                rings[3].add(tx_ns - write_ns)
+        return True
 
     def reset(self) -> None:
         """Forget an open mark (e.g. its orders were failed before being written)."""

@@ -115,7 +115,8 @@ class RunStats:
         self.by_name: dict[str, InstrumentStats] = {
             s.name: InstrumentStats(s, latency_samples) for s in specs
         }
-        self.tick_to_order = TickToOrder(latency_samples)
+        self.tick_to_order = TickToOrder(latency_samples, phases=True)
+        self._open: list[TickToOrder] = []  # per-instrument samples waiting for their write
         self._seen: dict[str, None] = {}
 
     def new_fill(self, trade_id: str) -> bool:
@@ -149,10 +150,23 @@ class RunStats:
                 if st is not None:
                     st.mass_quotes += 1
 
-    def batch_written(self, batch: int, tx_ns: int) -> None:
-        self.tick_to_order.written(batch, tx_ns)
-        for st in self.by_name.values():
-            st.tick_to_order.written(batch, tx_ns)
+    def mark_tick(self, st: InstrumentStats, rx_ns: int, frame_ns: int, batch: int) -> None:
+        """A market-data frame of ``st``'s instrument produced orders: open its samples."""
+        self.tick_to_order.mark(rx_ns, frame_ns, batch)
+        if st.tick_to_order.mark(rx_ns, frame_ns, batch):
+            self._open.append(st.tick_to_order)
+
+    def reset_ticks(self) -> None:
+        """Forget open samples (their orders will not be written: disconnected)."""
+        self.tick_to_order.reset()
+        for t in self._open:
+            t.reset()
+        self._open.clear()
+
+    def batch_written(self, batch: int, write_ns: int, tx_ns: int) -> None:
+        self.tick_to_order.written(batch, write_ns, tx_ns)
+        if self._open:  # only the open ones: not a call per instrument per write
+            self._open = [t for t in self._open if not t.written(batch, write_ns, tx_ns)]
 
 
 def _round(value: float | None, digits: int) -> float | None:

@@ -208,8 +208,7 @@ class Runner:
                 market = name
                 if actions and not self._closing:
                     client = self.client
-                    st.tick_to_order.mark(client.rx_perf_ns, client.tx_batches)
-                    stats.tick_to_order.mark(client.rx_perf_ns, client.tx_batches)
+                    stats.mark_tick(st, client.rx_perf_ns, client.frame_perf_ns, client.tx_batches)
         elif t is ev.OrderUpdate:
             self._on_order_update(event, engine, stats)  # type: ignore[arg-type]
         elif t is ev.FillsReplayed:
@@ -217,9 +216,7 @@ class Runner:
         elif t is ev.Resynced:
             self._on_resynced(event, engine, stats)  # type: ignore[arg-type]
         elif t is ev.Disconnected:
-            stats.tick_to_order.reset()
-            for st in stats.by_name.values():
-                st.tick_to_order.reset()
+            stats.reset_ticks()
         if actions:
             self._send(actions, event.now_ns, stats)
         if market is not None and bridge is not None:  # after the orders left: off their path
@@ -307,18 +304,19 @@ class Runner:
             if hook is not None:
                 hook(d)
 
-    def _on_batch_written(self, batch: int, tx_ns: int) -> None:
+    def _on_batch_written(self, batch: int, write_ns: int, tx_ns: int) -> None:
         if self.stats is not None:
-            self.stats.batch_written(batch, tx_ns)
+            self.stats.batch_written(batch, write_ns, tx_ns)
 
     # --- the timer: engine timer, status, journal upkeep --------------------------------
     async def _timer_loop(self) -> None:
         cfg = self.config
         interval = cfg.run.timer_interval_ms / 1000
         status_every = cfg.run.status_interval_s
-        position_every = cfg.journal.position_interval_s
+        # position snapshots: every instrument once per position_interval_s, spread over the
+        # timer ticks of that interval (a slice per tick, never all 100 in one burst)
+        position_share = min(1.0, interval / cfg.journal.position_interval_s)
         next_status = time.monotonic() + status_every
-        next_position = time.monotonic() + position_every
         last_in, last_out, last_t = 0, 0, time.monotonic()
         while True:
             await asyncio.sleep(interval)
@@ -331,9 +329,10 @@ class Runner:
                     if self.timer_errors == 1 or self.timer_errors % 1000 == 0:
                         log.exception("error on the engine timer (%d so far)", self.timer_errors)
             now = time.monotonic()
-            if self.bridge is not None and self.engine is not None and now >= next_position:
-                next_position = now + position_every
-                self.bridge.positions(self.engine.instruments, time.time_ns())
+            if self.bridge is not None and self.engine is not None:
+                self.bridge.positions(self.engine.instruments, time.time_ns(), position_share)
+            if self.journal is not None:
+                self.journal.prefault()  # the next appends' pages, mapped ahead of them
             if now >= next_status:
                 next_status = now + status_every
                 frames_in = self.client.protocol.stats.frames

@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from thalex_mm.app.latency import PHASES
+
 _READY_TIMEOUT_S = 60.0
 _EXTRA_INSTRUMENTS = 97
 # real time, 100 instruments, 10,000 raw tickers per second in aggregate; 10 ms steps move
@@ -184,6 +186,8 @@ async def _run_engine(
             await asyncio.sleep(0.05)
         await asyncio.sleep(warmup_s)
         marks["start_samples"] = runner.stats.tick_to_order.ring.count
+        for name, ring in zip(PHASES, runner.stats.tick_to_order.phase_rings, strict=True):
+            marks[f"start_{name}"] = ring.count
         marks["start_frames"] = runner.client.protocol.stats.frames
         marks["start_tx"] = runner.client.tx_frames
         marks["start_t"] = time.perf_counter()
@@ -200,9 +204,14 @@ async def _run_engine(
         raise RuntimeError(f"engine stopped early: {summary.get('stop_reason')}")
     assert runner.stats is not None
     samples = runner.stats.tick_to_order.ring.ordered()[int(marks["start_samples"]) :]
+    phases = {
+        name: ring.ordered()[int(marks[f"start_{name}"]) :]
+        for name, ring in zip(PHASES, runner.stats.tick_to_order.phase_rings, strict=True)
+    }
     elapsed = marks["end_t"] - marks["start_t"]
     return {
         "samples": samples,
+        "phases": phases,
         "md_per_s": (marks["end_frames"] - marks["start_frames"]) / elapsed,
         "orders_per_s": (marks["end_tx"] - marks["start_tx"]) / elapsed,
         "throttle_errors": summary.get("throttle_errors", 0),
@@ -285,12 +294,66 @@ def summarize(result: dict[str, Any], suffix: str = "") -> dict[str, float | int
         f"tick_to_order_us_p99_first{suffix}": first_p99,
         f"tick_to_order_us_p99_last{suffix}": last_p99,
         f"tick_to_order_loadavg{suffix}": round(result["load"], 2),
+        **phase_metrics(result.get("phases", {}), suffix),
     }
+
+
+def phase_metrics(
+    phases: dict[str, npt.NDArray[np.int64]], suffix: str = ""
+) -> dict[str, float | int | str]:
+    """p50/p99 of each part of the samples (``app.latency.PHASES``): where the time goes."""
+    out: dict[str, float | int | str] = {}
+    for name, values in phases.items():
+        p50, p99 = _percentiles_us(values)
+        out[f"tick_to_order_{name}_us_p50{suffix}"] = p50
+        out[f"tick_to_order_{name}_us_p99{suffix}"] = p99
+    return out
+
+
+def loopback_wake_send_us(samples: int = 400) -> tuple[float, float]:
+    """p50/p99 of one 200-byte TCP send over loopback to a process blocked in ``recv`` on
+    another core: the floor under the *write* phase, since each order write wakes the local
+    exchange. Paced 1 ms apart, so the peer is asleep each time (as between bursts)."""
+    import socket  # noqa: PLC0415
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    code = (
+        "import socket,sys; s=socket.create_connection(('127.0.0.1',int(sys.argv[1])));"
+        "exec('while s.recv(65536): pass')"
+    )
+    peer = subprocess.Popen([sys.executable, "-c", code, str(server.getsockname()[1])])
+    _pin(peer.pid, 1)
+    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    _pin(0, 0)
+    conn, _ = server.accept()
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    payload = b"x" * 200
+    took = np.zeros(samples, dtype=np.int64)
+    try:
+        time.sleep(0.1)
+        for i in range(samples):
+            time.sleep(0.001)
+            t0 = time.perf_counter_ns()
+            conn.send(payload)
+            took[i] = time.perf_counter_ns() - t0
+    finally:
+        conn.close()
+        server.close()
+        peer.wait(5)
+        if affinity is not None:
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, affinity)
+    return _percentiles_us(took)
 
 
 def run(quick: bool) -> dict[str, float | int | str]:
     seconds = 8.0 if quick else 30.0
     out = summarize(measure(seconds, warmup_s=2.0 if quick else 3.0))
+    wake_p50, wake_p99 = loopback_wake_send_us(200 if quick else 1000)
+    out["loopback_wake_send_us_p50"] = wake_p50
+    out["loopback_wake_send_us_p99"] = wake_p99
     if not quick:
         out.update(summarize(measure(seconds, warmup_s=3.0, direct_io=False), "_task"))
     return out
@@ -312,6 +375,8 @@ def main(argv: list[str]) -> int:
         out.update(summarize(measure(args.seconds, args.warmup, direct_io=True, **kw)))
     if args.variant in ("task", "both"):
         out.update(summarize(measure(args.seconds, args.warmup, direct_io=False, **kw), "_task"))
+    wake_p50, wake_p99 = loopback_wake_send_us()
+    out["loopback_wake_send_us_p50"], out["loopback_wake_send_us_p99"] = wake_p50, wake_p99
     for key, value in out.items():
         print(f"{key:40s} {value}")
     return 0

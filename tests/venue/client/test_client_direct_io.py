@@ -39,7 +39,7 @@ async def test_a_tick_that_causes_orders_gets_them_written_and_stamped(
     venue: Any, credentials: Credentials, direct_io: bool
 ) -> None:
     seen: list[tuple[int, int, int]] = []  # (rx stamp, batch before send, batch after)
-    written: list[tuple[int, int]] = []
+    written: list[tuple[int, int, int]] = []
     client: ThalexClient
     replies: list[ev.Event] = []
 
@@ -53,7 +53,7 @@ async def test_a_tick_that_causes_orders_gets_them_written_and_stamped(
 
     cfg = ClientConfig(public_channels=("ticker.BTC-PERPETUAL.raw",), close_timeout_s=1.0)
     client = ThalexClient(venue.url, credentials, on_event, cfg, direct_io=direct_io)
-    client.on_batch_written = lambda batch, t: written.append((batch, t))
+    client.on_batch_written = lambda batch, w, t: written.append((batch, w, t))
     await client.start()
     try:
         t_push = time.perf_counter_ns()
@@ -68,7 +68,7 @@ async def test_a_tick_that_causes_orders_gets_them_written_and_stamped(
     assert rx >= t_push  # stamped when the frame arrived, not at client start
     if direct_io:
         assert after == before + 1  # written inside send_actions, both orders in one batch
-    tx = next(t for b, t in written if b > before)
+    tx = next(t for b, _, t in written if b > before)
     assert tx >= rx
     assert venue.methods[0].count("private/insert") == 2
     assert client.tx_frames >= 2

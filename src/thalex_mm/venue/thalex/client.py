@@ -112,9 +112,10 @@ class ThalexClient(ClientIO):
         self._tasks: set[asyncio.Task[Any]] = set()
         # Tick-to-order hooks: perf_counter_ns of the frame in hand (pre-decode), written batches.
         self.rx_perf_ns = 0
+        self.frame_perf_ns = 0
         self.tx_batches = 0
         self.tx_frames = 0
-        self.on_batch_written: Callable[[int, int], None] | None = None
+        self.on_batch_written: Callable[[int, int, int], None] | None = None
 
     # --- public API ------------------------------------------------------------------------
     async def start(self) -> None:

@@ -36,9 +36,11 @@ class ClientIO:
     direct_io: bool
     handler_errors: int
     rx_perf_ns: int  # perf_counter_ns when the frame in hand arrived (tick-to-order start)
+    frame_perf_ns: int  # perf_counter_ns when its handling started (after earlier frames)
     tx_batches: int  # socket writes of requests so far
     tx_frames: int
-    on_batch_written: Callable[[int, int], None] | None  # (batch, perf_counter_ns after it)
+    # (batch, perf_counter_ns before the write call, perf_counter_ns after it)
+    on_batch_written: Callable[[int, int, int], None] | None
     _ws: ClientConnection | None
     _wake: asyncio.Event
     _clock_ns: Callable[[], int]
@@ -55,7 +57,7 @@ class ClientIO:
         try:
             while True:
                 frame = await ws.recv(decode=False)
-                self.rx_perf_ns = time.perf_counter_ns()
+                self.rx_perf_ns = self.frame_perf_ns = time.perf_counter_ns()
                 try:
                     receive(frame, clock())
                 except Exception:
@@ -75,9 +77,11 @@ class ClientIO:
         submit (the core's orders, via ``send_actions``) is written before the turn ends."""
         receive = self.protocol.receive
         clock = self._clock_ns
+        perf_counter_ns = time.perf_counter_ns
 
         def on_frame(frame: bytes) -> None:
             self.rx_perf_ns = ws.rx_perf_ns
+            self.frame_perf_ns = perf_counter_ns()
             try:
                 receive(frame, clock())
             except Exception:
@@ -123,6 +127,7 @@ class ClientIO:
             pos = 0
         self._mask_pos = pos + need
         data = client_text_frames(frames, self._mask_pool[pos : pos + need])
+        write_ns = time.perf_counter_ns()
         try:
             ws.transport.write(data)
         except Exception as exc:  # the transport is going away; the reader sees the close
@@ -131,7 +136,7 @@ class ClientIO:
         self.tx_batches += 1
         self.tx_frames += len(frames)
         if self.on_batch_written is not None:
-            self.on_batch_written(self.tx_batches, time.perf_counter_ns())
+            self.on_batch_written(self.tx_batches, write_ns, time.perf_counter_ns())
 
     async def _write_loop(self, ws: ClientConnection) -> None:
         """Writes what the throttle releases over time (and, without direct I/O, everything)."""
@@ -147,12 +152,13 @@ class ClientIO:
             else:
                 frames = proto.take_outgoing()
                 if frames:
+                    write_ns = time.perf_counter_ns()
                     self.tx_batches += 1  # one writer task: no other batch starts meanwhile
                     for frame in frames:
                         await ws.send(frame, text=True)
                     self.tx_frames += len(frames)
                     if self.on_batch_written is not None:
-                        self.on_batch_written(self.tx_batches, time.perf_counter_ns())
+                        self.on_batch_written(self.tx_batches, write_ns, time.perf_counter_ns())
             if wake.is_set():
                 continue
             wake_at = proto.next_wakeup_ns(clock())
