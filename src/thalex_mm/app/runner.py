@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from thalex_mm.app.engine_setup import EngineSetupError, engine_config, missing_instrument
+from thalex_mm.app.heap import HeapSettings
 from thalex_mm.app.journaling import JournalBridge
 from thalex_mm.app.reporting import RunFacts, run_summary, status_line
 from thalex_mm.app.run_stats import RunStats
@@ -81,6 +82,7 @@ class Runner:
         self.stop_reason = ""
         self.risk_blocked: str | None = None  # journal back-pressure reason while blocked
         self.resyncs = 0
+        self._heap = HeapSettings(config.run.gc_young_threshold)
         self.timer_errors = 0
         self.started_at = 0.0
         self._t0 = 0.0
@@ -111,6 +113,7 @@ class Runner:
             )
             raise UserError(missing or self.fatal or str(exc)) from None
         timer = asyncio.get_running_loop().create_task(self._timer_loop(), name="mm-timer")
+        heap = self._heap
         try:
             if self.fatal is None:
                 with contextlib.suppress(TimeoutError):
@@ -123,6 +126,7 @@ class Runner:
                 await timer
             self._closing = True
             await self.client.close()  # cancel_session, then close
+            heap.restore()
         if self.fatal is not None:
             raise UserError(self.fatal)
         return self.summary()
@@ -268,6 +272,7 @@ class Runner:
 
     def _on_resynced(self, e: ev.Resynced, engine: Engine, stats: RunStats) -> None:
         self.resyncs += 1
+        self._heap.settle()  # the start-up heap is built: freeze it (once per run)
         for u in e.open_orders:
             st = stats.by_name.get(u.instrument)
             if st is None:
