@@ -18,7 +18,7 @@ from typing import Any
 
 from thalex_mm.core import actions as act
 from thalex_mm.core import events as ev
-from thalex_mm.core.position import TradeIds
+from thalex_mm.core.trade_ids import TradeIds
 from thalex_mm.domain import InstrumentSpec
 from thalex_mm.journal import (
     Fill,
@@ -294,7 +294,7 @@ class TradeJournal:
         known: Iterable[str] = (),
         labels: frozenset[str] | None = None,
         catch_up: bool = True,
-        capacity: int = 200_000,
+        capacity: int = 11_000,  # launch.TRADE_IDS_REMEMBERED: what one catch-up can read
     ) -> None:
         self.journal = journal
         self.strategy = strategy

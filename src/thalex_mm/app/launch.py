@@ -216,7 +216,9 @@ def _open_journal(cfg: AppConfig) -> tuple[Any, JournalStart]:
     return journal, start
 
 
-TRADE_IDS_REMEMBERED = 100_000
+# a catch-up reads at most CATCH_UP_PAGES x CATCH_UP_PAGE trades (10 x 1,000) and then one
+# more page: remembering 11,000 keeps it exact (see venue/thalex/session_setup.py)
+TRADE_IDS_REMEMBERED = 11_000
 # A restart skips this many ids: the actions of the one loop callback a kill interrupted may
 # have reached the socket before the journal (the runner sends, then journals).
 CLIENT_ID_GAP = 1_000

@@ -12,9 +12,13 @@ from typing import Any
 from thalex_mm.app.latency import TickToOrder
 from thalex_mm.core import actions as act
 from thalex_mm.core import events as ev
+from thalex_mm.core.trade_ids import TradeIds
 from thalex_mm.domain import InstrumentSpec
 
-_SEEN_TRADES_MAX = 200_000
+_SEEN_TRADES = 4096  # copies of a fill arrive seconds apart (see core/trade_ids.py)
+# per-instrument tick-to-order rings (the run-wide one keeps run.latency_samples): 100
+# instruments x 65,536 int64 would be 52 MB once filled
+PER_INSTRUMENT_SAMPLES = 4096
 
 # The keys of the summary (text and --summary-json); tests check the JSON has all of them.
 INSTRUMENT_KEYS = (
@@ -92,7 +96,7 @@ class InstrumentStats:
         self.spread_captured = 0.0  # sum of side * (mid - price) * amount at fill time
         self.max_inventory_lots = 0
         self.market_msgs = 0
-        self.tick_to_order = TickToOrder(latency_samples)
+        self.tick_to_order = TickToOrder(min(latency_samples, PER_INSTRUMENT_SAMPLES))
 
     def on_fill(self, fill: ev.Fill, mid: float) -> None:
         spec = self.spec
@@ -117,17 +121,11 @@ class RunStats:
         }
         self.tick_to_order = TickToOrder(latency_samples, phases=True)
         self._open: list[TickToOrder] = []  # per-instrument samples waiting for their write
-        self._seen: dict[str, None] = {}
+        self._seen = TradeIds(_SEEN_TRADES)  # bounded: the newest trade ids (stats only)
 
     def new_fill(self, trade_id: str) -> bool:
         """True the first time a trade id is seen (fills reach us by reply and by feed)."""
-        seen = self._seen
-        if trade_id in seen:
-            return False
-        seen[trade_id] = None
-        if len(seen) > _SEEN_TRADES_MAX:
-            del seen[next(iter(seen))]
-        return True
+        return self._seen.add(trade_id)
 
     def count_actions(self, actions: Iterable[act.Action]) -> None:
         by_name = self.by_name

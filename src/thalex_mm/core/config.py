@@ -204,7 +204,8 @@ class EngineConfig:
     first_client_order_id: int = 1  # start above the last id a previous run used
     max_total_loss: float | None = None  # portfolio-wide: total PnL below -this halts all
     hedges: tuple[HedgeConfig, ...] = ()
-    trade_id_memory: int = 200_000  # trade ids remembered for deduplication
+    # newest fill keys remembered for deduplication, besides those of open orders (trade_ids.py)
+    trade_id_memory: int = 4096
     # quote (and hedge) nothing before the first Resynced: until then the venue's position
     # and open orders are unknown (a live runner should set it; simulations need not)
     wait_for_resync: bool = False

@@ -35,7 +35,7 @@ from thalex_mm.core.engine_replies import ReplyHandlers
 from thalex_mm.core.hedge import Hedger
 from thalex_mm.core.ids import IdSource
 from thalex_mm.core.instrument import Instrument
-from thalex_mm.core.position import TradeIds
+from thalex_mm.core.position import TradeIds, fill_key
 from thalex_mm.model.quote import NoQuote
 
 _HALTED = TradingState.HALTED
@@ -185,6 +185,11 @@ class Engine(ReplyHandlers):
         if inst is None:
             return
         filled = self._apply(inst, e.fills, e.now_ns, decisions)
+        if e.order_id:  # a resync may list an open order's fills again, however old
+            if not e.status.is_active:
+                self.trade_ids.unpin(e.order_id)
+            elif e.fills:
+                self.trade_ids.pin(e.order_id, [fill_key(f) for f in e.fills])
         hedged = False
         for hedger in self.hedgers:
             hedged = hedger.on_answer(e.reply_to) or hedged
@@ -273,6 +278,11 @@ class Engine(ReplyHandlers):
                 inst.risk.shift_base(position.total_pnl(mark) - before)  # not a loss of ours
             else:
                 self._apply(inst, fills, e.now_ns, decisions)
+        trade_ids = self.trade_ids  # pins: the fills of the orders the venue lists as open
+        trade_ids.keep_only(u.order_id for u in e.open_orders)
+        for u in e.open_orders:
+            if u.fills and u.order_id and u.instrument in self.instruments:
+                trade_ids.pin(u.order_id, [fill_key(f) for f in u.fills])
         self._on_portfolio(ev.PortfolioSnapshot(e.now_ns, e.positions), actions, decisions)
         for inst in self.instruments.values():
             self._cycle(inst, e.now_ns, actions, decisions)

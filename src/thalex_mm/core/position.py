@@ -2,10 +2,11 @@
 
 The same fill can reach us several times: in the RPC result and on the order feed, on
 ``session.orders`` and ``account.orders``, in the trade history, again in a snapshot after a
-reconnect. ``TradeIds`` remembers recent fill keys (bounded), and a fill whose key was seen is
-ignored, except to replace an *estimated* fee with the real one. The key is the trade id AND
-the side: when two of our orders trade with each other (a hedge IOC hitting our own quote)
-both legs share one trade id, and each leg must be counted. A fill below one lot (the venue's
+reconnect. ``TradeIds`` (``trade_ids.py``) remembers recent fill keys and those of open
+orders, in bounded memory, and a fill whose key was seen is ignored, except to replace an
+*estimated* fee with the real one. The key is the trade id AND the side: when two of our
+orders trade with each other (a hedge IOC hitting our own quote) both legs share one trade
+id, and each leg must be counted. A fill below one lot (the venue's
 amount rounded to 0 lots) changes nothing and is ignored (the engine reports it).
 
 Accounting: the average entry price moves only when the position grows; reducing fills
@@ -17,43 +18,14 @@ as is funding (received > 0), so ``total_pnl = realised + unrealised(mark) − f
 from __future__ import annotations
 
 import math
-from collections import deque
 
 from thalex_mm.core.actions import PositionDiscrepancy
 from thalex_mm.core.config import AccountingConfig
 from thalex_mm.core.events import Fill, PortfolioEntry
+from thalex_mm.core.trade_ids import TradeIds
 from thalex_mm.domain import InstrumentSpec
 
-
-class TradeIds:
-    """A bounded memory of fill keys (oldest forgotten first), shared by all instruments.
-
-    A key is a trade id, or ``(trade_id, side)`` as ``Position`` uses it (``fill_key``)."""
-
-    __slots__ = ("_fifo", "_seen", "capacity")
-
-    def __init__(self, capacity: int = 200_000) -> None:
-        self.capacity = capacity
-        self._seen: set[object] = set()
-        self._fifo: deque[object] = deque()
-
-    def add(self, trade_id: object) -> bool:
-        """Remember ``trade_id`` (any hashable key); False when it was already known."""
-        seen = self._seen
-        if trade_id in seen:
-            return False
-        seen.add(trade_id)
-        fifo = self._fifo
-        fifo.append(trade_id)
-        if len(fifo) > self.capacity:
-            seen.discard(fifo.popleft())
-        return True
-
-    def __contains__(self, trade_id: object) -> bool:
-        return trade_id in self._seen
-
-    def __len__(self) -> int:
-        return len(self._seen)
+__all__ = ["Position", "TradeIds", "fill_key"]
 
 
 def fill_key(fill: Fill) -> tuple[str, int]:
@@ -63,7 +35,6 @@ def fill_key(fill: Fill) -> tuple[str, int]:
 
 class Position:
     __slots__ = (
-        "_estimated_fees",
         "_mismatch_reported",
         "_mismatch_since_ns",
         "average_price",
@@ -93,7 +64,6 @@ class Position:
         self.ignored_fills = 0  # fills below one lot (nothing to count)
         self.venue_lots: int | None = None
         self.venue_average_price = 0.0
-        self._estimated_fees: dict[tuple[str, int], float] = {}
         self._mismatch_since_ns: int | None = None
         self._mismatch_reported = False
 
@@ -105,9 +75,12 @@ class Position:
             self.ignored_fills += 1
             return False
         trade_id = (fill.trade_id, int(fill.side))
-        if not self.trade_ids.add(trade_id):
-            if not math.isnan(fill.fee) and trade_id in self._estimated_fees:  # a real fee now
-                self.fees += fill.fee - self._estimated_fees.pop(trade_id)
+        trade_ids = self.trade_ids
+        if not trade_ids.add(trade_id):
+            if not math.isnan(fill.fee):  # a real fee now: it replaces our estimate, if any
+                estimated = trade_ids.take_estimate(trade_id)
+                if estimated is not None:
+                    self.fees += fill.fee - estimated
             return False
         spec = self.spec
         price = fill.price_ticks * spec.tick_size
@@ -115,8 +88,7 @@ class Position:
         if math.isnan(fee):  # NaN: the order feed does not carry fees; estimate, correct later
             rate = self.cfg.maker_fee_rate if fill.is_maker else self.cfg.taker_fee_rate
             fee = rate * price * qty * spec.amount_step
-            if len(self._estimated_fees) < self.trade_ids.capacity:
-                self._estimated_fees[trade_id] = fee
+            trade_ids.set_estimate(trade_id, fee)
         self.fees += fee
         self.fill_count += 1
         pos = self.lots
