@@ -198,7 +198,11 @@ def _open_journal(cfg: AppConfig) -> tuple[Any, JournalStart]:
     from thalex_mm.journal import JournalError, open_journal  # noqa: PLC0415
 
     j = cfg.journal
-    overrides: dict[str, Any] = {"writer": j.writer, "market_interval_ms": j.market_interval_ms}
+    overrides: dict[str, Any] = {
+        "writer": j.writer,
+        "writer_priority": j.writer_priority,
+        "market_interval_ms": j.market_interval_ms,
+    }
     if j.segment_dir is not None:
         overrides["segment_dir"] = j.segment_dir
     try:

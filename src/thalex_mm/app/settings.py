@@ -110,6 +110,7 @@ class JournalConfig:
     url: str = DEFAULT_URL  # sqlite:///path.db, postgresql://..., questdb://...
     segment_dir: str | None = None  # default: next to the SQLite file or ./data
     writer: Literal["process", "thread"] = "process"
+    writer_priority: Literal["idle", "normal"] = "idle"  # the writer process's CPU class
     market_interval_ms: float = 100.0  # market snapshots sampled at most this often
     position_interval_s: float = 1.0  # position snapshots this often
 

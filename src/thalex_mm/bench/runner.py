@@ -48,6 +48,7 @@ BUDGETS: dict[str, Budget] = {
     "exchange_md_msgs_per_s": Budget(20_000, "msg/s", higher_is_better=True),
     "journal_append_us_p99": Budget(5.0, "us"),
     "journal_sqlite_rows_per_s": Budget(10_000, "rows/s", higher_is_better=True),
+    "journal_postgres_rows_per_s": Budget(10_000, "rows/s", higher_is_better=True),
     "sustained_md_msgs_per_s": Budget(9_500, "msg/s", higher_is_better=True),
     "sustained_msgs_dropped": Budget(0, "msgs"),
     "loop_lag_added_us_p99": Budget(20.0, "us"),

@@ -16,9 +16,11 @@ in its own process, publishing raw tickers and top-of-book at 10,000 msg/s in ag
   ask live on the venue. Fills take levels out and the venue's rate limit (50 msg/s per
   session for 100 instruments) lets each instrument update only every 2.5 s, so this is not
   100; ``_in_sync_pct`` is the share whose venue ladder equals the engine's newest one.
-- ``loop_lag_added_us_p99`` (issue item 7): the journal's cost with the engine running. The
-  window alternates journal on/off phases (A/B/B/A ...); per pair, p99 probe wait on minus
-  off; the median of the pair differences, with every pair's values listed.
+- ``loop_lag_added_engine_us_p99``: the journal's cost with the whole engine running (harsher
+  than the journal benchmark's ``loop_lag_added_us_p99``, which is the issue's definition:
+  200 records/s and a 10,000 records/s burst on an otherwise idle loop). The window
+  alternates journal on/off phases (A/B/B/A ...); per pair, p99 probe wait on minus off;
+  the median of the pair differences, with every pair's values listed.
 """
 
 from __future__ import annotations
@@ -97,11 +99,15 @@ def run(quick: bool) -> dict[str, float | int | str]:
     }
     if pairs:
         diffs = [a - b for a, b in pairs]
-        out["loop_lag_added_us_p99"] = _r(statistics.median(diffs))
-        out["loop_lag_added_pairs"] = len(pairs)
-        out["loop_lag_added_raw_us"] = " ".join(f"{a:.0f}/{b:.0f}" for a, b in pairs)
-        out["loop_lag_added_tick_us_p99"] = _r(statistics.median(a - b for a, b in tick_pairs))
-        out["loop_lag_added_tick_raw_us"] = " ".join(f"{a:.0f}/{b:.0f}" for a, b in tick_pairs)
+        out["loop_lag_added_engine_us_p99"] = _r(statistics.median(diffs))
+        out["loop_lag_added_engine_pairs"] = len(pairs)
+        out["loop_lag_added_engine_raw_us"] = " ".join(f"{a:.0f}/{b:.0f}" for a, b in pairs)
+        out["loop_lag_added_engine_tick_us_p99"] = _r(
+            statistics.median(a - b for a, b in tick_pairs)
+        )
+        out["loop_lag_added_engine_tick_raw_us"] = " ".join(
+            f"{a:.0f}/{b:.0f}" for a, b in tick_pairs
+        )
     return out
 
 

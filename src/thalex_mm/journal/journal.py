@@ -178,6 +178,7 @@ class Journal:
                 "fsync_s": s.fsync_interval_ms / 1e3,
                 "interval_s": s.drain_interval_ms / 1e3,
                 "final_drain_s": s.final_drain_s,
+                "priority": s.writer_priority,
             }
             self._writer = WriterProcess(settings, self._lock_fd)
         self._writer.start()

@@ -1,0 +1,52 @@
+"""The writer process runs at SCHED_IDLE by default (the engine's loop comes first)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from thalex_mm.errors import UserError
+from thalex_mm.journal import open_journal
+
+linux_only = pytest.mark.skipif(
+    not hasattr(os, "sched_getscheduler"), reason="scheduler classes are Linux-only"
+)
+
+
+def _writer_policy(journal: object) -> int:
+    pid = journal._writer._proc.pid  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the child sets it after reading its settings
+        policy = os.sched_getscheduler(pid)
+        if policy == os.SCHED_IDLE:
+            return policy
+        time.sleep(0.02)
+    return os.sched_getscheduler(pid)
+
+
+@linux_only
+def test_default_writer_process_is_idle_class(tmp_path: Path) -> None:
+    journal = open_journal(f"sqlite:///{tmp_path / 'j.db'}")
+    try:
+        assert _writer_policy(journal) == os.SCHED_IDLE
+        assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the engine itself is untouched
+    finally:
+        journal.close()
+
+
+@linux_only
+def test_normal_priority_keeps_the_default_class(tmp_path: Path) -> None:
+    journal = open_journal(f"sqlite:///{tmp_path / 'j.db'}", writer_priority="normal")
+    try:
+        time.sleep(0.3)  # long enough for the child to have applied a priority if asked
+        assert os.sched_getscheduler(journal._writer._proc.pid) == os.SCHED_OTHER  # type: ignore[attr-defined]
+    finally:
+        journal.close()
+
+
+def test_a_bad_priority_is_named(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="writer_priority must be 'idle' or 'normal', not 'high'"):
+        open_journal(f"sqlite:///{tmp_path / 'j.db'}", writer_priority="high")
