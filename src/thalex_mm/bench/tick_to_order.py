@@ -17,7 +17,13 @@ after the socket write), as the runner records it (app/latency.py). Metrics:
   the growth check;
 - ``tick_to_order_orders_per_s``: order frames written per second;
 - the same p50/p99 for the older writer-task I/O path (``_task`` suffix), measured in the
-  same run for comparison (full run only).
+  same run for comparison (full run only);
+- ``_spin``: the same run with the loop busy-polling (a task that only yields), so the CPU
+  never idles between frames: how much of the time is the cost of waking up cold on a
+  shared VM rather than the code (full run only; it burns a core, not a default);
+- ``tick_to_order_{queue,handle,encode,write}_us_*``: the four parts of each sample
+  (``app.latency.PHASES``), and ``loopback_wake_send_us_*``: a bare 200-byte loopback TCP
+  send to a process asleep on the other core, the floor under the *write* part.
 
 ``python -m thalex_mm.bench.tick_to_order --seconds 600`` runs the 10-minute check.
 """
@@ -146,6 +152,7 @@ async def _run_engine(
     direct_io: bool,
     quoted: tuple[str, ...],
     mass_quote: bool,
+    spin: bool = False,
 ) -> dict[str, Any]:
     from thalex_mm.app.runner import Runner  # noqa: PLC0415
     from thalex_mm.app.settings import (  # noqa: PLC0415
@@ -197,8 +204,18 @@ async def _run_engine(
         marks["end_t"] = time.perf_counter()
         runner.request_stop("bench done")
 
+    async def keep_busy() -> None:
+        """Busy-poll: the loop never sleeps, so the core never idles between frames."""
+        while True:
+            await asyncio.sleep(0)
+
     window = asyncio.get_running_loop().create_task(mark_window())
-    summary = await runner.run(warmup_s + seconds + 30.0)
+    spinner = asyncio.get_running_loop().create_task(keep_busy()) if spin else None
+    try:
+        summary = await runner.run(warmup_s + seconds + 30.0)
+    finally:
+        if spinner is not None:
+            spinner.cancel()
     if not window.done():
         window.cancel()
         raise RuntimeError(f"engine stopped early: {summary.get('stop_reason')}")
@@ -240,6 +257,7 @@ def measure(
     options: dict[str, Any] | None = None,
     quoted: tuple[str, ...] = QUOTED,
     mass_quote: bool = False,
+    spin: bool = False,
 ) -> dict[str, Any]:
     """One exchange process, one engine run; the raw samples (ns) and rates."""
     from thalex_mm.venue.thalex.auth import generate_key_pair  # noqa: PLC0415
@@ -260,6 +278,7 @@ def measure(
             direct_io=direct_io,
             quoted=quoted,
             mass_quote=mass_quote,
+            spin=spin,
         )
         try:
             import uvloop  # noqa: PLC0415
@@ -356,6 +375,7 @@ def run(quick: bool) -> dict[str, float | int | str]:
     out["loopback_wake_send_us_p99"] = wake_p99
     if not quick:
         out.update(summarize(measure(seconds, warmup_s=3.0, direct_io=False), "_task"))
+        out.update(summarize(measure(seconds, warmup_s=3.0, spin=True), "_spin"))
     return out
 
 
