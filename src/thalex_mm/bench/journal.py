@@ -15,7 +15,7 @@
   ``..._10krps_thread``: the burst with the thread writer (SQLite), to show what sharing the
   GIL costs. ``..._postgres_server_idle``: PostgreSQL again with the throwaway server's
   processes at SCHED_IDLE, to show how much of its figure is the co-located server's CPU
-  (not part of ``loop_lag_added_us_p99``). Conditions run interleaved in short chunks, on/off order alternating per round,
+  (not part of ``loop_lag_added_us_p99``; full run only). Conditions run interleaved in short chunks, on/off order alternating per round,
   because a shared VM's noise hits single chunks hard; the worst chunk is reported too.
 """
 
@@ -231,7 +231,13 @@ _RATES = {"200rps": 0.2, "10krps": 10.0}
 
 
 def _loop_lag(
-    root: Path, rounds: int, chunk_s: float, pg_url: str | None, pg_data: Path | None = None
+    root: Path,
+    rounds: int,
+    chunk_s: float,
+    pg_url: str | None,
+    pg_data: Path | None = None,
+    *,
+    server_idle_variant: bool = True,
 ) -> Metrics:
     """Ticker lateness per condition, the conditions interleaved in short chunks so that
     load from elsewhere on the machine hits them all alike."""
@@ -250,7 +256,11 @@ def _loop_lag(
     # A local server's own processes compete for the same cores: the same conditions with
     # the throwaway cluster at SCHED_IDLE show how much of the cost is the server's CPU
     # (a stand-in for a database on another machine; not the headline figure).
-    server = _server_processes(pg_data) if pg_data is not None and pg_url is not None else []
+    server = (
+        _server_processes(pg_data)
+        if server_idle_variant and pg_data is not None and pg_url is not None
+        else []
+    )
     if server:
         pairs += [(f"{rate}_postgres_server_idle", "postgres", per_ms)
                   for rate, per_ms in _RATES.items()]  # fmt: skip
@@ -321,6 +331,7 @@ def run(quick: bool) -> Metrics:
                     chunk_s=0.25 if quick else 0.5,
                     pg_url=url,
                     pg_data=pg_data,
+                    server_idle_variant=not quick,
                 )
             )
         finally:
