@@ -15,8 +15,9 @@
   ``..._10krps_thread``: the burst with the thread writer (SQLite), to show what sharing the
   GIL costs. ``..._postgres_server_idle``: PostgreSQL again with the throwaway server's
   processes at SCHED_IDLE, to show how much of its figure is the co-located server's CPU
-  (not part of ``loop_lag_added_us_p99``; full run only). Conditions run interleaved in short chunks, on/off order alternating per round,
-  because a shared VM's noise hits single chunks hard; the worst chunk is reported too.
+  (not part of ``loop_lag_added_us_p99``; full run only). Conditions run interleaved in
+  short chunks, on/off order alternating per round, because a shared VM's noise hits single
+  chunks hard; the worst chunk is reported too.
 """
 
 from __future__ import annotations
