@@ -42,13 +42,6 @@ def _levels(spec: InstrumentSpec, levels: Iterable[Level]) -> list[list[float]]:
     return [[round(lv.price_ticks * tick, 8), round(lv.amount_lots * step, 8)] for lv in levels]
 
 
-def _side_levels(side: float, spec: InstrumentSpec, levels: Iterable[Level]) -> list[list[float]]:
-    tick, step = spec.tick_size, spec.amount_step
-    return [
-        [side, round(lv.price_ticks * tick, 8), round(lv.amount_lots * step, 8)] for lv in levels
-    ]
-
-
 class JournalBridge:
     """Writes what the runner sees to ``journal`` under ``strategy``."""
 
@@ -103,7 +96,9 @@ class JournalBridge:
                 )  # fmt: skip
             elif isinstance(a, act.MassQuote):
                 spec = specs[a.instrument]
-                levels = _side_levels(1.0, spec, a.bids) + _side_levels(-1.0, spec, a.asks)
+                levels = [[1.0, *lv] for lv in _levels(spec, a.bids)] + [
+                    [-1.0, *lv] for lv in _levels(spec, a.asks)
+                ]
                 append(
                     OrderAction(
                         ts_ns=now_ns, strategy=strategy, instrument=a.instrument,

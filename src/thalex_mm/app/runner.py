@@ -113,7 +113,6 @@ class Runner:
             )
             raise UserError(missing or self.fatal or str(exc)) from None
         timer = asyncio.get_running_loop().create_task(self._timer_loop(), name="mm-timer")
-        heap = self._heap
         try:
             if self.fatal is None:
                 with contextlib.suppress(TimeoutError):
@@ -126,7 +125,7 @@ class Runner:
                 await timer
             self._closing = True
             await self.client.close()  # cancel_session, then close
-            heap.restore()
+            self._heap.restore()
         if self.fatal is not None:
             raise UserError(self.fatal)
         return self.summary()

@@ -39,6 +39,7 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -133,6 +134,19 @@ def _pin(pid: int, cpu: int) -> None:
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2:
         with contextlib.suppress(OSError):
             os.sched_setaffinity(pid, {cpu})
+
+
+@contextlib.contextmanager
+def _pinned_to(cpu: int) -> Iterator[None]:
+    """Pin this process to ``cpu`` for the block; the previous affinity comes back after."""
+    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    _pin(0, cpu)
+    try:
+        yield
+    finally:
+        if affinity is not None:
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, affinity)
 
 
 def _percentiles_us(samples: npt.NDArray[np.int64]) -> tuple[float, float]:
@@ -265,32 +279,28 @@ def measure(
     private_pem, public_pem = generate_key_pair()
     key_id = "KBENCH0001"
     exchange = ExchangeProcess(options or EXCHANGE_OPTIONS, key_id, public_pem)
-    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    _pin(0, 0)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    try:
-        coro = _run_engine(
-            exchange.url,
-            key_id,
-            private_pem,
-            warmup_s=warmup_s,
-            seconds=seconds,
-            direct_io=direct_io,
-            quoted=quoted,
-            mass_quote=mass_quote,
-            spin=spin,
-        )
+    with _pinned_to(0):
         try:
-            import uvloop  # noqa: PLC0415
+            coro = _run_engine(
+                exchange.url,
+                key_id,
+                private_pem,
+                warmup_s=warmup_s,
+                seconds=seconds,
+                direct_io=direct_io,
+                quoted=quoted,
+                mass_quote=mass_quote,
+                spin=spin,
+            )
+            try:
+                import uvloop  # noqa: PLC0415
 
-            result: dict[str, Any] = uvloop.run(coro)
-        except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
-            result = asyncio.run(coro)
-    finally:
-        exchange.stop()
-        if affinity is not None:
-            with contextlib.suppress(OSError):
-                os.sched_setaffinity(0, affinity)
+                result: dict[str, Any] = uvloop.run(coro)
+            except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+                result = asyncio.run(coro)
+        finally:
+            exchange.stop()
     result["exchange"] = exchange.stats
     result["load"] = load_before
     return result
@@ -344,26 +354,22 @@ def loopback_wake_send_us(samples: int = 400) -> tuple[float, float]:
     )
     peer = subprocess.Popen([sys.executable, "-c", code, str(server.getsockname()[1])])
     _pin(peer.pid, 1)
-    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    _pin(0, 0)
-    conn, _ = server.accept()
-    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    payload = b"x" * 200
-    took = np.zeros(samples, dtype=np.int64)
-    try:
-        time.sleep(0.1)
-        for i in range(samples):
-            time.sleep(0.001)
-            t0 = time.perf_counter_ns()
-            conn.send(payload)
-            took[i] = time.perf_counter_ns() - t0
-    finally:
-        conn.close()
-        server.close()
-        peer.wait(5)
-        if affinity is not None:
-            with contextlib.suppress(OSError):
-                os.sched_setaffinity(0, affinity)
+    with _pinned_to(0):
+        conn, _ = server.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        payload = b"x" * 200
+        took = np.zeros(samples, dtype=np.int64)
+        try:
+            time.sleep(0.1)
+            for i in range(samples):
+                time.sleep(0.001)
+                t0 = time.perf_counter_ns()
+                conn.send(payload)
+                took[i] = time.perf_counter_ns() - t0
+        finally:
+            conn.close()
+            server.close()
+            peer.wait(5)
     return _percentiles_us(took)
 
 

@@ -133,6 +133,8 @@ class Drainer:
         new_position = pack_position(seg, off)
         if new_position != self.position:
             self.sink.write(rows, self.journal_id, new_position, time.time_ns())
+            if self.control.error:
+                self.control.error = ""  # cleared before the position shows the rows landed
             self._publish(new_position, persist=False)
             self.drained_records += count
         for number in finished:
