@@ -74,3 +74,49 @@ def test_journal_prefault_follows_appends_and_rotation(tmp_path: Path) -> None:
         assert journal.prefault() > 0
     finally:
         journal.close()
+
+
+def test_a_filled_segment_is_a_valid_empty_segment(tmp_path: Path) -> None:
+    size = 3 * (1 << 20) + 5 * PAGE  # not a multiple of the fill chunk
+    filled = create_segment_file(tmp_path, 7, size, fill=True)
+    reserved = create_segment_file(tmp_path, 8, size)
+    assert filled.stat().st_size == reserved.stat().st_size == size
+    a, b = filled.read_bytes(), reserved.read_bytes()
+    assert a[:8] == b[:8]  # the same magic and version
+    assert a[64:] == b[64:] == bytes(size - 64)  # zeros after the header, as when reserved
+
+
+def test_only_segments_made_off_the_event_loop_are_filled(tmp_path: Path, monkeypatch) -> None:
+    """The writer's spares and the first segment are filled; a rotation that finds no
+    spare only reserves its segment, so the event loop never writes a whole segment."""
+    from thalex_mm.journal import journal as journal_module  # noqa: PLC0415
+    from thalex_mm.journal import writer as writer_module  # noqa: PLC0415
+
+    calls: list[tuple[str, int, bool]] = []
+
+    def spy(who: str):
+        def create(directory: Path, number: int, size: int, *, fill: bool = False) -> Path:
+            calls.append((who, number, fill))
+            return create_segment_file(directory, number, size, fill=fill)
+
+        return create
+
+    monkeypatch.setattr(journal_module, "create_segment_file", spy("engine"))
+    monkeypatch.setattr(writer_module, "create_segment_file", spy("writer"))
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    journal = open_journal(url, writer="none", segment_dir=tmp_path / "seg", segment_size=1 << 16)
+    for i in range(5000):  # several segments' worth, with no writer to make spares
+        assert journal.append(RiskEvent(ts_ns=i, strategy="s", instrument="X", kind="k"))
+    journal.close()
+    engine_calls = [c for c in calls if c[0] == "engine"]
+    assert engine_calls[0][2] is True  # the first segment, at open
+    assert len(engine_calls) >= 3 and not any(fill for _, _, fill in engine_calls[1:])
+    calls.clear()
+    journal = open_journal(
+        url, writer="thread", segment_dir=tmp_path / "seg2", segment_size=1 << 16
+    )
+    for i in range(50):
+        journal.append(RiskEvent(ts_ns=i, strategy="s", instrument="X", kind="k"))
+    assert journal.flush(10)
+    journal.close()
+    assert ("writer", 2, True) in calls  # the spare after segment 1

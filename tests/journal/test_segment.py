@@ -177,7 +177,7 @@ def test_racing_creators_of_one_segment_never_clobber_it(tmp_path: Path):
     def create_and_mark(mark: int) -> None:
         for number in numbers:
             barrier.wait()
-            create_segment_file(tmp_path, number, size)
+            create_segment_file(tmp_path, number, size, fill=mark == 2)  # the writer fills
             mm = map_segment(tmp_path / segment_name(number))
             if mark == 1:
                 mm[HEADER_SIZE : HEADER_SIZE + 4] = b"MARK"  # as if the producer wrote a frame

@@ -156,7 +156,7 @@ class Journal:
             self.control.close()
             raise JournalError(f"journal recovery failed: {exc}") from exc
         self.recovered_records = drainer.drained_records
-        self._claim(first)
+        self._claim(first, fill=True)
         s = self.settings
         if s.writer == "thread":
             loop = DrainLoop(drainer, s.segment_size, s.fsync_interval_ms / 1e3, sink_open=True)
@@ -184,11 +184,13 @@ class Journal:
         self._writer.start()
         self.closed = False
 
-    def _claim(self, number: int) -> None:
-        """Make segment ``number`` the one appends go to (rare: start and rotation)."""
+    def _claim(self, number: int, *, fill: bool = False) -> None:
+        """Make segment ``number`` the one appends go to (rare: start and rotation). At a
+        rotation the writer's filled spare is normally there; if not, the segment is only
+        reserved (``fill`` would write its whole size on the event loop)."""
         path = self.directory / segment_name(number)
         try:
-            create_segment_file(self.directory, number, self._size)
+            create_segment_file(self.directory, number, self._size, fill=fill)
             mm = map_segment(path)
         except OSError as exc:
             raise JournalError(f"cannot create journal segment {path}: {exc}") from exc

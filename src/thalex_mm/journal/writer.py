@@ -62,7 +62,9 @@ class DrainLoop:
                 time.sleep(SLICE_PAUSE_S)  # short bursts; the thread writer also yields the GIL
             segment, _ = unpack_position(committed)
             if self._spare_for != segment:
-                create_segment_file(self.drainer.directory, segment + 1, self.segment_size)
+                create_segment_file(
+                    self.drainer.directory, segment + 1, self.segment_size, fill=True
+                )
                 self._spare_for = segment
             now = time.monotonic()
             if self.fsync_interval_s > 0 and now - self._last_fsync >= self.fsync_interval_s:
