@@ -54,7 +54,7 @@ def test_tick_to_order_joins_a_tick_to_the_next_batch_written() -> None:
     assert t.ring.samples().tolist() == [3_000]
     assert t.written(batch=7, write_ns=8_000, tx_ns=9_000)  # nothing open: no sample
     assert t.ring.count == 1
-    assert t.phase_rings == ()  # phases only when asked for
+    assert t.phase_rings == () and t.frame_counts is None  # phases only when asked for
 
 
 def test_reset_forgets_an_open_mark() -> None:
@@ -76,8 +76,9 @@ def test_phases_split_the_sample_and_add_up_to_it() -> None:
     after = time.perf_counter_ns()
     write = after + 7_000
     tx = write + 11_000
-    t.written(batch=1, write_ns=write, tx_ns=tx)
+    t.written(batch=1, write_ns=write, tx_ns=tx, frames=12)
     queue, handle, encode, write_ = (int(r.samples()[0]) for r in t.phase_rings)
+    assert t.frame_counts is not None and t.frame_counts.samples().tolist() == [12]
     assert len(t.phase_rings) == len(PHASES) == 4
     assert queue == 2_000 and write_ == 11_000
     # the decision stamp lies between the two clock reads around mark()
@@ -98,7 +99,7 @@ def test_run_stats_closes_only_open_instrument_samples() -> None:
     stats.mark_tick(b, now - 500, now - 400, batch=0)
     stats.mark_tick(a, now - 100, now - 50, batch=0)  # already open: not listed twice
     assert len(stats._open) == 2
-    stats.batch_written(1, now + 1_000, now + 2_000)
+    stats.batch_written(1, now + 1_000, now + 2_000, 3)
     assert stats._open == []
     assert a.tick_to_order.ring.samples().tolist() == [2_900]
     assert b.tick_to_order.ring.samples().tolist() == [2_500]
@@ -107,5 +108,5 @@ def test_run_stats_closes_only_open_instrument_samples() -> None:
     assert all(st.tick_to_order.ring.count == 0 for st in others)
     stats.mark_tick(b, now + 3_000, now + 3_100, batch=1)
     stats.reset_ticks()
-    stats.batch_written(2, now + 4_000, now + 5_000)
+    stats.batch_written(2, now + 4_000, now + 5_000, 1)
     assert b.tick_to_order.ring.count == 1 and stats._open == []

@@ -68,14 +68,18 @@ class TickToOrder:
     With ``phases`` the sample is also split at four points (``phase_rings``, same order as
     ``PHASES``): *queue* from the socket read to the start of this frame (frames read in the
     same batch before it), *handle* decode + core until the orders exist, *encode* their
-    requests and frames until the socket write starts, *write* the write call itself.
+    requests and frames until the socket write starts, *write* the write call itself; and
+    ``frame_counts`` holds the number of frames in each sample's batch (the work it carried).
     """
 
-    __slots__ = ("_batch", "_decided_ns", "_frame_ns", "_rx_ns", "phase_rings", "ring")
+    __slots__ = (
+        "_batch", "_decided_ns", "_frame_ns", "_rx_ns", "frame_counts", "phase_rings", "ring",
+    )  # fmt: skip
 
     def __init__(self, capacity: int = 65_536, *, phases: bool = False) -> None:
         self.ring = LatencyRing(capacity)
         self.phase_rings = tuple(LatencyRing(capacity) for _ in PHASES) if phases else ()
+        self.frame_counts = LatencyRing(capacity) if phases else None
         self._rx_ns = 0
         self._frame_ns = 0
         self._decided_ns = 0
@@ -92,9 +96,9 @@ class TickToOrder:
             return True
         return False
 
-    def written(self, batch: int, write_ns: int, tx_ns: int) -> bool:
-        """The batch ``batch`` was written from ``write_ns`` to ``tx_ns``; True if that closed
-        the open sample (or none was open: nothing left to wait for)."""
+    def written(self, batch: int, write_ns: int, tx_ns: int, frames: int = 1) -> bool:
+        """The batch ``batch`` (``frames`` frames) was written from ``write_ns`` to ``tx_ns``;
+        True if that closed the open sample (or none was open: nothing left to wait for)."""
         rx = self._rx_ns
         if not rx:
             return True
@@ -110,6 +114,8 @@ class TickToOrder:
                 rings[1].add(decided - frame)
                 rings[2].add(write_ns - decided)
                 rings[3].add(tx_ns - write_ns)
+                if self.frame_counts is not None:
+                    self.frame_counts.add(frames)
         return True
 
     def reset(self) -> None:

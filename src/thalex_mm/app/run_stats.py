@@ -161,8 +161,8 @@ class RunStats:
             t.reset()
         self._open.clear()
 
-    def batch_written(self, batch: int, write_ns: int, tx_ns: int) -> None:
-        self.tick_to_order.written(batch, write_ns, tx_ns)
+    def batch_written(self, batch: int, write_ns: int, tx_ns: int, frames: int) -> None:
+        self.tick_to_order.written(batch, write_ns, tx_ns, frames)
         if self._open:  # only the open ones: not a call per instrument per write
             self._open = [t for t in self._open if not t.written(batch, write_ns, tx_ns)]
 

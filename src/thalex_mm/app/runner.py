@@ -308,9 +308,9 @@ class Runner:
             if hook is not None:
                 hook(d)
 
-    def _on_batch_written(self, batch: int, write_ns: int, tx_ns: int) -> None:
+    def _on_batch_written(self, batch: int, write_ns: int, tx_ns: int, frames: int) -> None:
         if self.stats is not None:
-            self.stats.batch_written(batch, write_ns, tx_ns)
+            self.stats.batch_written(batch, write_ns, tx_ns, frames)
 
     # --- the timer: engine timer, status, journal upkeep --------------------------------
     async def _timer_loop(self) -> None:

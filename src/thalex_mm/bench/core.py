@@ -12,6 +12,13 @@ amend threshold; ``core_tick_noop_us_median``: a book update that changes nothin
 frames' bytes, i.e. with the venue edge (protocol decode, translation to a core event, the
 core, translation of its actions, throttle and request encoding); no socket. The replies go
 straight to the core there, as in the core-only scenarios.
+
+Cold caches (how the same code slows down when other work ran on the CPU in between, as it
+does live): ``core_wire_requote_all_evicted_*`` is the full requote with 64 MiB of other
+memory read before each tick (untimed); ``core_wire_one_order_us_median_<condition>`` is one
+insert from the core's action to its frame bytes (translation, throttle, encoding) right
+after nothing (``warm``), a 1 ms sleep (``idle_1ms``), or reading 4, 64 or 256 MiB of other
+memory (``evicted_<n>mb``); the conditions take turns, so machine noise hits them alike.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import statistics
 import time
 
 import msgspec
+import numpy as np
 
 from thalex_mm.core import events as ev
 from thalex_mm.core.actions import Action, Amend, Cancel, Decision, Insert
@@ -173,8 +181,13 @@ class _Wire:
         self.protocol.ready = True
 
 
-def _wire_scenario(ticks: int, threshold: int, steps: tuple[int, ...]) -> dict[str, list[int]]:
-    """``_scenario``'s moving ticks, timed from the frame's bytes to the order frames."""
+def _wire_scenario(
+    ticks: int, threshold: int, steps: tuple[int, ...], *, evict_bytes: int = 0
+) -> dict[str, list[int]]:
+    """``_scenario``'s moving ticks, timed from the frame's bytes to the order frames.
+
+    With ``evict_bytes`` a buffer that large is read before each tick (untimed)."""
+    evict = np.ones(max(1, evict_bytes // 8)) if evict_bytes else None
     rng = random.Random(7)
     engine = _engine(threshold)
     venue = _Venue()
@@ -193,6 +206,8 @@ def _wire_scenario(ticks: int, threshold: int, steps: tuple[int, ...]) -> dict[s
         mid += rng.choice(steps)
         frame = edge.frame(mid)
         actions.clear()
+        if evict is not None:
+            evict.sum()
         t0 = clock()
         frames = edge.tick(frame, now, actions)
         out["moving"].append(clock() - t0)
@@ -205,6 +220,39 @@ def _wire_scenario(ticks: int, threshold: int, steps: tuple[int, ...]) -> dict[s
             sent.extend(actions)
         edge.forget_requests(now)
         decisions.clear()
+    return out
+
+
+EVICT_REQUOTE_MB = 64
+EVICT_ONE_ORDER_MB = (4, 64, 256)
+
+
+def _one_order_cold(rounds: int) -> dict[str, list[int]]:
+    """One insert from action to frame bytes after each condition, the conditions in turn."""
+    engine = _engine(1)
+    actions: list[Action] = []
+    decisions: list[Decision] = []
+    edge = _Wire(engine, actions, decisions)
+    engine.handle_into(ev.Ticker(1_000_000, NAME, 1e5, 1e5), actions, decisions)
+    edge.tick(edge.frame(100_000), 1_000_000, actions)
+    insert = next(a for a in actions if isinstance(a, Insert))
+    buffers = {f"evicted_{mb}mb": np.ones((mb << 20) // 8) for mb in EVICT_ONE_ORDER_MB}
+    out: dict[str, list[int]] = {"warm": [], "idle_1ms": [], **{k: [] for k in buffers}}
+    clock = time.perf_counter_ns
+    now = 2_000_000
+    for _ in range(rounds):
+        for condition, times in out.items():
+            if condition == "idle_1ms":
+                time.sleep(0.001)
+            elif condition in buffers:
+                buffers[condition].sum()
+            now += 1_000
+            t0 = clock()
+            for method, params, context in edge.translator.requests_for(insert, now):
+                edge.protocol.submit(method, params, now, context)
+            edge.protocol.take_outgoing()
+            times.append(clock() - t0)
+            edge.forget_requests(now)
     return out
 
 
@@ -228,6 +276,10 @@ def run(quick: bool) -> dict[str, float | int | str]:
         full = _scenario(ticks // 4, threshold=1, steps=(-5, 5))
         wire_typical = _wire_scenario(ticks, threshold=2, steps=(-1, 1))
         wire_full = _wire_scenario(ticks // 4, threshold=1, steps=(-5, 5))
+        wire_cold = _wire_scenario(
+            ticks // 20, threshold=1, steps=(-5, 5), evict_bytes=EVICT_REQUOTE_MB << 20
+        )
+        one_order = _one_order_cold(40 if quick else 400)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -248,5 +300,8 @@ def run(quick: bool) -> dict[str, float | int | str]:
         "core_wire_requote_all_us_median": _us(wire_full["moving"], 0.5),
         "core_wire_requote_all_us_p99": _us(wire_full["moving"], 0.99),
         "core_wire_frames_per_requote_all": round(statistics.mean(wire_full["frames"]), 2),
+        "core_wire_requote_all_evicted_us_median": _us(wire_cold["moving"], 0.5),
+        "core_wire_requote_all_evicted_us_p99": _us(wire_cold["moving"], 0.99),
+        **{f"core_wire_one_order_us_median_{k}": _us(v, 0.5) for k, v in one_order.items()},
         "core_ticks": ticks,
     }

@@ -15,9 +15,13 @@
   ``..._10krps_thread``: the burst with the thread writer (SQLite), to show what sharing the
   GIL costs. ``..._postgres_server_idle``: PostgreSQL again with the throwaway server's
   processes at SCHED_IDLE, to show how much of its figure is the co-located server's CPU
-  (not part of ``loop_lag_added_us_p99``; full run only). Conditions run interleaved in
-  short chunks, on/off order alternating per round, because a shared VM's noise hits single
-  chunks hard; the worst chunk is reported too.
+  (not part of ``loop_lag_added_us_p99``; full run only). ``..._10krps_appends_only``: the
+  burst into a journal with no writer at all, i.e. what the appends cost the loop by
+  themselves (full run only). ``journal_burst_us_{p50,p99}_<10krps condition>``: how long
+  each burst of 10 appends took; the ticker and the producer both sleep 1 ms, so most ticks
+  run right after a burst and the added p99 is close to the burst's p99. Conditions run
+  interleaved in short chunks, on/off order alternating per round, because a shared VM's
+  noise hits single chunks hard; the worst chunk is reported too.
 """
 
 from __future__ import annotations
@@ -149,9 +153,17 @@ async def _ticker_lags(seconds: float, producer: Callable[[], Any] | None) -> np
 
 
 def _lag_samples(
-    journal: Journal, rate_per_ms: float, seconds: float, *, append: bool
+    journal: Journal,
+    rate_per_ms: float,
+    seconds: float,
+    *,
+    append: bool,
+    bursts: list[int] | None = None,
 ) -> list[int]:
+    """The ticker's lateness (ns) while a producer appends; ``bursts`` gets the time each
+    of the producer's bursts of appends took."""
     records = _records(3000)
+    clock = time.perf_counter_ns
 
     async def upkeep() -> None:
         """What the runner's 100 ms timer does for the journal: map the next pages in."""
@@ -169,9 +181,12 @@ def _lag_samples(
         try:
             while True:
                 if append:
+                    t0 = clock()
                     for _ in range(per_tick):
                         journal.append(records[i % len(records)])
                         i += 1
+                    if bursts is not None:
+                        bursts.append(clock() - t0)
                 await asyncio.sleep(period)
         finally:
             timer.cancel()
@@ -238,7 +253,7 @@ def _loop_lag(
     pg_url: str | None,
     pg_data: Path | None = None,
     *,
-    server_idle_variant: bool = True,
+    extra_variants: bool = True,
 ) -> Metrics:
     """Ticker lateness per condition, the conditions interleaved in short chunks so that
     load from elsewhere on the machine hits them all alike."""
@@ -250,16 +265,23 @@ def _loop_lag(
     }
     if pg_url is not None:
         journals["postgres"] = open_journal(pg_url, segment_dir=root / "lag-pg")
+    if extra_variants:  # the appends alone, no writer: what the event loop itself pays
+        journals["none"] = open_journal(
+            f"sqlite:///{root / 'lag-none.db'}", writer="none", segment_dir=root / "lag-none",
+            max_backlog_bytes=1 << 40,
+        )  # fmt: skip
     # (condition, journal, records per ms); each "on" has its "off" twin on the same schedule
-    pairs = [(f"{rate}_{sink}", sink, per_ms) for sink in journals if sink != "thread"
-             for rate, per_ms in _RATES.items()]  # fmt: skip
+    pairs = [(f"{rate}_{sink}", sink, per_ms) for sink in journals
+             if sink not in ("thread", "none") for rate, per_ms in _RATES.items()]  # fmt: skip
     pairs.append(("10krps_thread", "thread", _RATES["10krps"]))
+    if "none" in journals:
+        pairs.append(("10krps_appends_only", "none", _RATES["10krps"]))
     # A local server's own processes compete for the same cores: the same conditions with
     # the throwaway cluster at SCHED_IDLE show how much of the cost is the server's CPU
     # (a stand-in for a database on another machine; not the headline figure).
     server = (
         _server_processes(pg_data)
-        if server_idle_variant and pg_data is not None and pg_url is not None
+        if extra_variants and pg_data is not None and pg_url is not None
         else []
     )
     if server:
@@ -268,6 +290,7 @@ def _loop_lag(
     chunk_p99s: dict[str, list[float]] = {}
     added: dict[str, list[float]] = {name: [] for name, _, _ in pairs}
     catch_up_ms: dict[str, float] = {}
+    bursts: dict[str, list[int]] = {}
     try:
         for round_no in range(rounds):
             for name, sink, per_ms in pairs:
@@ -277,10 +300,11 @@ def _loop_lag(
                 p99 = {}
                 order = (False, True) if round_no % 2 == 0 else (True, False)
                 for on in order:
-                    lags = np.array(_lag_samples(journal, per_ms, chunk_s, append=on))
+                    burst = bursts.setdefault(name, []) if on else None
+                    lags = np.array(_lag_samples(journal, per_ms, chunk_s, append=on, bursts=burst))
                     p99[on] = float(np.percentile(lags, 99)) / 1e3
                     chunk_p99s.setdefault(f"{'on' if on else 'off'}_{name}", []).append(p99[on])
-                    if on:
+                    if on and sink != "none":  # (no writer there: nothing drains)
                         t0 = time.perf_counter()
                         ok = journal.flush(60)
                         waited = (time.perf_counter() - t0) * 1e3 if ok else float("inf")
@@ -299,8 +323,17 @@ def _loop_lag(
         metrics[f"journal_loop_lag_added_us_p99_{name}"] = round(float(np.median(diffs)), 1)
     metrics["loop_lag_added_us_p99"] = max(
         float(v) for k, v in metrics.items()
-        if k.startswith("journal_loop_lag_added_us_p99_") and not k.endswith(("_thread", "_idle"))
+        if k.startswith("journal_loop_lag_added_us_p99_")
+        and not k.endswith(("_thread", "_idle", "_appends_only"))
     )  # fmt: skip
+    for name, times in bursts.items():
+        if name.startswith("10krps") and times:
+            metrics[f"journal_burst_us_p50_{name}"] = round(
+                float(np.percentile(times, 50)) / 1e3, 1
+            )
+            metrics[f"journal_burst_us_p99_{name}"] = round(
+                float(np.percentile(times, 99)) / 1e3, 1
+            )
     for name, waited in catch_up_ms.items():
         if name.startswith("10krps"):
             metrics[f"journal_catch_up_ms_max_{name}"] = round(waited, 1)
@@ -332,7 +365,7 @@ def run(quick: bool) -> Metrics:
                     chunk_s=0.25 if quick else 0.5,
                     pg_url=url,
                     pg_data=pg_data,
-                    server_idle_variant=not quick,
+                    extra_variants=not quick,
                 )
             )
         finally:

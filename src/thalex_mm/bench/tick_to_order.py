@@ -149,6 +149,10 @@ def _pinned_to(cpu: int) -> Iterator[None]:
                 os.sched_setaffinity(0, affinity)
 
 
+def _mean(values: npt.NDArray[np.int64] | None) -> float:
+    return round(float(np.mean(values)), 2) if values is not None and len(values) else float("nan")
+
+
 def _percentiles_us(samples: npt.NDArray[np.int64]) -> tuple[float, float]:
     if len(samples) == 0:
         return float("nan"), float("nan")
@@ -207,6 +211,8 @@ async def _run_engine(
             await asyncio.sleep(0.05)
         await asyncio.sleep(warmup_s)
         marks["start_samples"] = runner.stats.tick_to_order.ring.count
+        assert runner.stats.tick_to_order.frame_counts is not None
+        marks["start_frame_counts"] = runner.stats.tick_to_order.frame_counts.count
         for name, ring in zip(PHASES, runner.stats.tick_to_order.phase_rings, strict=True):
             marks[f"start_{name}"] = ring.count
         marks["start_frames"] = runner.client.protocol.stats.frames
@@ -235,6 +241,9 @@ async def _run_engine(
         raise RuntimeError(f"engine stopped early: {summary.get('stop_reason')}")
     assert runner.stats is not None
     samples = runner.stats.tick_to_order.ring.ordered()[int(marks["start_samples"]) :]
+    counts = runner.stats.tick_to_order.frame_counts
+    assert counts is not None
+    frame_counts = counts.ordered()[int(marks["start_frame_counts"]) :]
     phases = {
         name: ring.ordered()[int(marks[f"start_{name}"]) :]
         for name, ring in zip(PHASES, runner.stats.tick_to_order.phase_rings, strict=True)
@@ -243,6 +252,7 @@ async def _run_engine(
     return {
         "samples": samples,
         "phases": phases,
+        "frame_counts": frame_counts,
         "md_per_s": (marks["end_frames"] - marks["start_frames"]) / elapsed,
         "orders_per_s": (marks["end_tx"] - marks["start_tx"]) / elapsed,
         "throttle_errors": summary.get("throttle_errors", 0),
@@ -323,6 +333,7 @@ def summarize(result: dict[str, Any], suffix: str = "") -> dict[str, float | int
         f"tick_to_order_us_p99_first{suffix}": first_p99,
         f"tick_to_order_us_p99_last{suffix}": last_p99,
         f"tick_to_order_loadavg{suffix}": round(result["load"], 2),
+        f"tick_to_order_frames_per_sample{suffix}": _mean(result.get("frame_counts")),
         **phase_metrics(result.get("phases", {}), suffix),
     }
 

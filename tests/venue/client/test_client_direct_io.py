@@ -53,7 +53,7 @@ async def test_a_tick_that_causes_orders_gets_them_written_and_stamped(
 
     cfg = ClientConfig(public_channels=("ticker.BTC-PERPETUAL.raw",), close_timeout_s=1.0)
     client = ThalexClient(venue.url, credentials, on_event, cfg, direct_io=direct_io)
-    client.on_batch_written = lambda batch, w, t: written.append((batch, w, t))
+    client.on_batch_written = lambda batch, w, t, n: written.append((batch, w, t))
     await client.start()
     try:
         t_push = time.perf_counter_ns()

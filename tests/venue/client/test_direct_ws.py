@@ -250,7 +250,7 @@ def test_flush_writes_each_batch_once_with_fresh_mask_keys() -> None:
     io.protocol = proto  # type: ignore[assignment]
     io.tx_batches = io.tx_frames = 0
     batches: list[int] = []
-    io.on_batch_written = lambda batch, w, t: batches.append(batch)
+    io.on_batch_written = lambda batch, w, t, n: batches.append(batch)
     sent = [[b'{"id":%d}' % (10 * b + i) for i in range(b + 1)] for b in range(300)]
     for batch in sent:
         proto.frames = list(batch)

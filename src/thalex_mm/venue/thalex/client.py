@@ -115,7 +115,7 @@ class ThalexClient(ClientIO):
         self.frame_perf_ns = 0
         self.tx_batches = 0
         self.tx_frames = 0
-        self.on_batch_written: Callable[[int, int, int], None] | None = None
+        self.on_batch_written: Callable[[int, int, int, int], None] | None = None
 
     # --- public API ------------------------------------------------------------------------
     async def start(self) -> None:

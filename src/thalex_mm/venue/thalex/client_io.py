@@ -39,8 +39,8 @@ class ClientIO:
     frame_perf_ns: int  # perf_counter_ns when its handling started (after earlier frames)
     tx_batches: int  # socket writes of requests so far
     tx_frames: int
-    # (batch, perf_counter_ns before the write call, perf_counter_ns after it)
-    on_batch_written: Callable[[int, int, int], None] | None
+    # (batch, perf_counter_ns before the write call, perf_counter_ns after it, frames)
+    on_batch_written: Callable[[int, int, int, int], None] | None
     _ws: ClientConnection | None
     _wake: asyncio.Event
     _clock_ns: Callable[[], int]
@@ -136,7 +136,7 @@ class ClientIO:
         self.tx_batches += 1
         self.tx_frames += len(frames)
         if self.on_batch_written is not None:
-            self.on_batch_written(self.tx_batches, write_ns, time.perf_counter_ns())
+            self.on_batch_written(self.tx_batches, write_ns, time.perf_counter_ns(), len(frames))
 
     async def _write_loop(self, ws: ClientConnection) -> None:
         """Writes what the throttle releases over time (and, without direct I/O, everything)."""
@@ -158,7 +158,9 @@ class ClientIO:
                         await ws.send(frame, text=True)
                     self.tx_frames += len(frames)
                     if self.on_batch_written is not None:
-                        self.on_batch_written(self.tx_batches, write_ns, time.perf_counter_ns())
+                        self.on_batch_written(
+                            self.tx_batches, write_ns, time.perf_counter_ns(), len(frames)
+                        )
             if wake.is_set():
                 continue
             wake_at = proto.next_wakeup_ns(clock())
