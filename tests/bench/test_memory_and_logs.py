@@ -105,3 +105,33 @@ def test_filtered_call_cost_is_measured_and_level_restored() -> None:
     ns = logs.filtered_call_ns(calls=2000, rounds=2)
     assert ns > 0
     assert root.level == before
+
+
+def test_growth_after_the_memories_fill_uses_only_the_later_samples() -> None:
+    # 2 MB/min while the fill-key memories fill (first 120 s), flat afterwards
+    samples = [[t, 50.0 + min(t, 120.0) / 30.0] for t in range(0, 301, 5)]
+    after = memory.growth_after(samples, 120.0)
+    assert after is not None and abs(after) < 1e-9
+    assert memory.growth_after(samples, None) is None  # never full: no figure
+    assert memory.growth_after(samples, 280.0) is None  # under a minute left: no figure
+    whole = memory._median_and_slope(samples)[1]
+    assert whole > 0.5  # the whole window still shows the fill-up
+
+
+def test_fill_memories_count_as_full_only_when_both_are(monkeypatch) -> None:
+    from thalex_mm.bench import engine_load  # noqa: PLC0415
+    from thalex_mm.core.trade_ids import TradeIds  # noqa: PLC0415
+
+    engine_ids, stats_ids = TradeIds(3), TradeIds(2)
+    runner = types.SimpleNamespace(
+        engine=types.SimpleNamespace(trade_ids=engine_ids),
+        stats=types.SimpleNamespace(seen_trades=stats_ids),
+    )
+    assert not engine_load._fill_memories_full(runner)
+    for key in ("a", "b", "c", "d"):
+        engine_ids.add(key)
+    assert not engine_load._fill_memories_full(runner)  # the statistics' one is empty
+    stats_ids.add("a")
+    stats_ids.add("b")
+    assert engine_load._fill_memories_full(runner)
+    assert not engine_load._fill_memories_full(types.SimpleNamespace(engine=None, stats=None))

@@ -121,11 +121,11 @@ class RunStats:
         }
         self.tick_to_order = TickToOrder(latency_samples, phases=True)
         self._open: list[TickToOrder] = []  # per-instrument samples waiting for their write
-        self._seen = TradeIds(_SEEN_TRADES)  # bounded: the newest trade ids (stats only)
+        self.seen_trades = TradeIds(_SEEN_TRADES)  # bounded: the newest trade ids (stats only)
 
     def new_fill(self, trade_id: str) -> bool:
         """True the first time a trade id is seen (fills reach us by reply and by feed)."""
-        return self._seen.add(trade_id)
+        return self.seen_trades.add(trade_id)
 
     def count_actions(self, actions: Iterable[act.Action]) -> None:
         by_name = self.by_name

@@ -148,6 +148,16 @@ async def _wait_two_sided(runner: Any, ex: ExchangeProcess, names: list[str]) ->
     return time.monotonic() - start
 
 
+def _fill_memories_full(runner: Any) -> bool:
+    """Whether the engine's and the run statistics' bounded fill-key memories are full
+    (``core/trade_ids.py``): until then the engine's memory grows by design."""
+    engine, stats = runner.engine, runner.stats
+    if engine is None or stats is None:
+        return False
+    memories = (engine.trade_ids, stats.seen_trades)
+    return all(len(m) >= m.capacity for m in memories)
+
+
 def journal_on(phase_index: int) -> bool:
     """A/B/B/A/A/B/B/A...: pairs alternate which half runs first, so a drift over the run
     does not favour one side."""
@@ -235,6 +245,7 @@ async def _session(
         bridge = runner.bridge
         rss: list[tuple[float, float]] = []
         anon: list[tuple[float, float]] = []
+        memories_full_s: float | None = None  # when the bounded fill-key memories filled
         live_all: list[bool] = []
         live_pairs = sync_pairs = total_pairs = 0
         ages = SampleStore(int(opts.measure_s + opts.ab_phases + 5) * len(names))
@@ -256,6 +267,8 @@ async def _session(
             mem = memory_mb()
             rss.append((now - t0, mem.get("VmRSS", -1.0)))
             anon.append((now - t0, mem.get("RssAnon", -1.0)))
+            if memories_full_s is None and _fill_memories_full(runner):
+                memories_full_s = now - t0
             stats = await loop.run_in_executor(None, ex.stats)
             state = quote_state(runner, names, stats["quotes"], time.time_ns())
             live_all.append(all(live for live, _, _ in state))
@@ -289,6 +302,7 @@ async def _session(
             lag_overflow=lag.late.overflow,
             rss=rss,
             rss_anon=anon,
+            memories_full_s=memories_full_s,
             quotes_all_live_pct=100.0 * sum(live_all) / max(len(live_all), 1),
             quotes_live_pct=100.0 * live_pairs / max(total_pairs, 1),
             quotes_in_sync_pct=100.0 * sync_pairs / max(total_pairs, 1),

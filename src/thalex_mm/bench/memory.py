@@ -14,6 +14,12 @@ local exchange in another process, SQLite journal on), so the RSS is the engine'
   object per market message would show as ~10+. VmRSS itself also counts the journal's
   memory-mapped segment (32 MiB, file-backed) as it fills, which rises ~7 MB/min at this
   load and falls back at each segment rotation: ``rss_total_growth_mb_per_min``.
+- ``rss_fill_memories_full_s``: when, in that window, the engine's and the run statistics'
+  bounded fill-key memories (``core/trade_ids.py``, 4,096 keys each) were full; until then
+  memory grows by design (a few MB at ~30 fills/s). ``rss_growth_mb_per_min_after_full``: the
+  slope after that moment (NaN when less than a minute of the window is left). For a longer
+  look, ``python -m thalex_mm.bench.memory --minutes 12`` runs one session and prints the
+  growth before and after the memories filled.
 - ``hot_classes_with_dict``: classes of per-event objects (core events, actions and
   decisions, venue wire Structs, journal records) whose instances carry a ``__dict__``;
   must be 0 (slots or msgspec Structs).
@@ -31,6 +37,7 @@ from thalex_mm.bench.engine_load import (
     SessionOptions,
     cached_session,
     hundred_instruments,
+    run_session,
 )
 from thalex_mm.bench.sampling import slope_per_minute
 
@@ -69,6 +76,20 @@ def _median_and_slope(samples: list[list[float]]) -> tuple[float, float]:
     return statistics.median(values), slope_per_minute(times, values)
 
 
+MIN_AFTER_FULL_S = 60.0
+
+
+def growth_after(samples: list[list[float]], start_s: float | None) -> float | None:
+    """Slope (MB/min) of the samples from ``start_s`` on; None when there is no start or
+    less than ``MIN_AFTER_FULL_S`` of samples after it."""
+    if start_s is None:
+        return None
+    after = [sample for sample in samples if sample[0] >= start_s]
+    if len(after) < 2 or after[-1][0] - after[0][0] < MIN_AFTER_FULL_S:
+        return None
+    return _median_and_slope(after)[1]
+
+
 def run(quick: bool) -> dict[str, float | int | str]:
     one = cached_session(
         SessionOptions(instruments=1, warmup_s=1.0, measure_s=2.0)
@@ -83,6 +104,8 @@ def run(quick: bool) -> dict[str, float | int | str]:
     anon = hundred["rss_anon"]
     late = anon[len(anon) // 2 :]
     _, late_growth = _median_and_slope(late)
+    full_s = hundred.get("memories_full_s")
+    after_full = growth_after(anon, full_s)
     unslotted = classes_with_dict()
     out: dict[str, float | int | str] = {
         "rss_mb_1_instrument": round(rss_one, 1),
@@ -94,6 +117,10 @@ def run(quick: bool) -> dict[str, float | int | str]:
         "rss_growth_mb_per_min_second_half": round(late_growth, 2),
         "rss_total_growth_mb_per_min": round(total_growth, 2),
         "rss_growth_window_s": round(anon[-1][0] - anon[0][0], 1) if anon else 0.0,
+        "rss_fill_memories_full_s": round(full_s, 1) if full_s is not None else float("nan"),
+        "rss_growth_mb_per_min_after_full": (
+            round(after_full, 2) if after_full is not None else float("nan")
+        ),
         "hot_classes_with_dict": len(unslotted),
     }
     if unslotted:
@@ -101,8 +128,35 @@ def run(quick: bool) -> dict[str, float | int | str]:
     return out
 
 
-if __name__ == "__main__":
-    import sys
+def long_run(minutes: float) -> None:
+    """The 100-instrument session for ``minutes``: anonymous RSS minute by minute, and the
+    growth before and after the bounded fill-key memories filled up."""
+    opts = SessionOptions(instruments=100, warmup_s=10.0, measure_s=minutes * 60.0, ab_phases=0)
+    result = run_session(opts)
+    anon = result["rss_anon"]
+    for t, mb in anon[:: max(1, round(60 / opts.rss_every_s))]:
+        print(f"{t / 60:5.1f} min  RssAnon {mb:7.2f} MB")
+    full_s = result.get("memories_full_s")
+    print(f"whole window: {_median_and_slope(anon)[1]:.3f} MB/min")
+    if full_s is None:
+        print("the fill-key memories did not fill up in the window")
+    else:
+        before = [sample for sample in anon if sample[0] <= full_s]
+        print(f"memories full after {full_s / 60:.1f} min")
+        print(f"  growth before: {_median_and_slope(before)[1]:.3f} MB/min")
+        after = growth_after(anon, full_s)
+        print(f"  growth after:  {'n/a' if after is None else f'{after:.3f} MB/min'}")
 
-    for key, value in run(quick="--full" not in sys.argv).items():
-        print(f"{key}: {value}")
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m thalex_mm.bench.memory")
+    parser.add_argument("--minutes", type=float, help="one long 100-instrument session")
+    parser.add_argument("--full", action="store_true", help="the full benchmark's variants")
+    args = parser.parse_args()
+    if args.minutes:
+        long_run(args.minutes)
+    else:
+        for key, value in run(quick=not args.full).items():
+            print(f"{key}: {value}")
