@@ -279,7 +279,7 @@ def run(quick: bool) -> dict[str, float | int | str]:
         wire_cold = _wire_scenario(
             ticks // 20, threshold=1, steps=(-5, 5), evict_bytes=EVICT_REQUOTE_MB << 20
         )
-        one_order = _one_order_cold(40 if quick else 400)
+        one_order = _one_order_cold(20 if quick else 400)
     finally:
         if gc_was_enabled:
             gc.enable()

@@ -362,7 +362,7 @@ def run(quick: bool) -> Metrics:
                 _loop_lag(
                     root,
                     rounds=4 if quick else 16,
-                    chunk_s=0.25 if quick else 0.5,
+                    chunk_s=0.2 if quick else 0.5,
                     pg_url=url,
                     pg_data=pg_data,
                     extra_variants=not quick,
