@@ -223,3 +223,28 @@ async def test_many_instruments_each_with_its_own_parameters() -> None:
     assert {a for _, a in seen[BTC]} == {0.002}  # 2 lots of 0.001
     assert {a for _, a in seen["ETH-PERPETUAL"]} == {0.03}  # 3 lots of 0.01
     assert set(summary["instruments"]) == {BTC, "ETH-PERPETUAL"}
+
+
+async def test_busy_poll_runs_a_polling_task_for_the_run_only() -> None:
+    """``run.busy_poll``: the loop never sleeps while the runner runs (a task that only
+    yields, so the process stays on the CPU); quoting works as before, and the task is gone
+    when the run ends."""
+
+    def polling() -> list[asyncio.Task[object]]:
+        return [t for t in asyncio.all_tasks() if t.get_name() == "mm-busy-poll"]
+
+    instrument = {"name": BTC, "risk": {"max_position": 0.01}}
+    cfg = config_from_data({"run": {"busy_poll": True}, "instruments": [instrument]})
+    assert cfg.run.busy_poll and not app_config().run.busy_poll  # off by default
+    async with LocalExchange(exchange_config()) as ex:
+        runner, task, key = start_runner(ex, cfg)
+        await wait_until(
+            lambda: _sides(ex, key.account) == {Side.BUY, Side.SELL}, 5.0, "two-sided quotes"
+        )
+        assert len(polling()) == 1
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        await asyncio.sleep(0.3)  # the test sleeps; the loop still turns
+        busy = (time.process_time() - cpu0) / (time.monotonic() - wall0)
+        assert busy > 0.5, f"the process used {busy:.0%} of a core while busy-polling"
+        await stop_runner(runner, task)
+        assert polling() == []

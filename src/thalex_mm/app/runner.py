@@ -25,6 +25,7 @@ from typing import Any
 from thalex_mm.app.engine_setup import EngineSetupError, engine_config, missing_instrument
 from thalex_mm.app.heap import HeapSettings
 from thalex_mm.app.journaling import JournalBridge
+from thalex_mm.app.polling import keep_polling
 from thalex_mm.app.reporting import RunFacts, run_summary, status_line
 from thalex_mm.app.run_stats import RunStats
 from thalex_mm.app.settings import AppConfig, public_channels
@@ -112,7 +113,10 @@ class Runner:
                 self.config, self.client.translator.specs, self.endpoint.url
             )
             raise UserError(missing or self.fatal or str(exc)) from None
-        timer = asyncio.get_running_loop().create_task(self._timer_loop(), name="mm-timer")
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(self._timer_loop(), name="mm-timer")]
+        if self.config.run.busy_poll:
+            tasks.append(loop.create_task(keep_polling(), name="mm-busy-poll"))
         try:
             if self.fatal is None:
                 with contextlib.suppress(TimeoutError):
@@ -120,9 +124,10 @@ class Runner:
             if not self.stop_reason:
                 self.stop_reason = "duration" if self.fatal is None else "error"
         finally:
-            timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await timer
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             self._closing = True
             await self.client.close()  # cancel_session, then close
             self._heap.restore()

@@ -85,6 +85,9 @@ class RunSettings:
     # once connected: freeze the start-up heap and run a young collection every this many
     # allocations instead of Python's 700 (fewer, shorter GC stalls); 0: Python's defaults
     gc_young_threshold: int = 50_000
+    # keep the event loop polling instead of sleeping between frames (app/polling.py):
+    # lower tick-to-order latency for one core at 100 %; only with a core to spare
+    busy_poll: bool = False
 
     def __post_init__(self) -> None:
         if self.duration_s is not None and not (0 < self.duration_s < math.inf):

@@ -18,9 +18,9 @@ after the socket write), as the runner records it (app/latency.py). Metrics:
 - ``tick_to_order_orders_per_s``: order frames written per second;
 - the same p50/p99 for the older writer-task I/O path (``_task`` suffix), measured in the
   same run for comparison (full run only);
-- ``_spin``: the same run with the loop busy-polling (a task that only yields), so the CPU
-  never idles between frames: how much of the time is the cost of waking up cold on a
-  shared VM rather than the code (full run only; it burns a core, not a default);
+- ``_spin``: the same run with ``run.busy_poll`` on (the loop polls instead of sleeping), so
+  the CPU never idles between frames: how much of the time is the cost of waking up cold on
+  a shared VM rather than the code (full run only; it burns a core, not a default);
 - ``tick_to_order_{queue,handle,encode,write}_us_*``: the four parts of each sample
   (``app.latency.PHASES``), and ``loopback_wake_send_us_*``: a bare 200-byte loopback TCP
   send to a process asleep on the other core, the floor under the *write* part.
@@ -185,7 +185,7 @@ async def _run_engine(
     from thalex_mm.venue.thalex.throttle import ThrottleConfig  # noqa: PLC0415
 
     config = AppConfig(
-        run=RunSettings(status_interval_s=3600.0, latency_samples=1 << 20),
+        run=RunSettings(status_interval_s=3600.0, latency_samples=1 << 20, busy_poll=spin),
         instruments=tuple(_instrument(demo_instrument(name), mass_quote) for name in quoted),
     )
     extra = tuple(
@@ -224,18 +224,8 @@ async def _run_engine(
         marks["end_t"] = time.perf_counter()
         runner.request_stop("bench done")
 
-    async def keep_busy() -> None:
-        """Busy-poll: the loop never sleeps, so the core never idles between frames."""
-        while True:
-            await asyncio.sleep(0)
-
     window = asyncio.get_running_loop().create_task(mark_window())
-    spinner = asyncio.get_running_loop().create_task(keep_busy()) if spin else None
-    try:
-        summary = await runner.run(warmup_s + seconds + 30.0)
-    finally:
-        if spinner is not None:
-            spinner.cancel()
+    summary = await runner.run(warmup_s + seconds + 30.0)
     if not window.done():
         window.cancel()
         raise RuntimeError(f"engine stopped early: {summary.get('stop_reason')}")
