@@ -210,6 +210,41 @@ def test_a_failing_database_is_retried_and_nothing_is_lost(tmp_path: Path, monke
     assert count(url, "fills") == 50
 
 
+def test_only_a_sink_error_is_cleared_by_a_successful_write(tmp_path: Path):
+    """The drainer clears the writer error when rows land only if the sink caused it (and
+    before publishing the position, so ``flush`` never returns with it still set). An error
+    of the segment stage (no spare: disk full) stays until a whole drain cycle succeeds."""
+    from thalex_mm.journal.drainer import Drainer  # noqa: PLC0415
+    from thalex_mm.journal.sinks.base import make_sink  # noqa: PLC0415
+
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    journal = open_journal(url, writer="none", segment_dir=tmp_path / "seg")
+    sink = make_sink(url)
+    sink.open()
+    drainer = Drainer(tmp_path / "seg", sink, journal.control)
+
+    def fills(first: int, n: int) -> None:
+        for i in range(first, first + n):
+            journal.append(
+                Fill(ts_ns=i, strategy="s", instrument="X", trade_id=f"T{i}", order_id="O")
+            )
+
+    fills(0, 3)
+    journal.control.error = "OSError: No space left on device"
+    drainer.sink_failed = False
+    assert drainer.drain_once(journal.control.committed) == 3
+    assert journal.control.error == "OSError: No space left on device"  # not the sink's
+    fills(3, 2)
+    journal.control.error = "OperationalError: database is locked"
+    drainer.sink_failed = True
+    assert drainer.drain_once(journal.control.committed) == 2
+    assert journal.control.error == "" and not drainer.sink_failed
+    assert journal.caught_up
+    sink.close()
+    journal.close()
+    assert count(url, "fills") == 5
+
+
 def test_two_engines_share_one_database(sink_url: str, tmp_path: Path):
     engines = [
         open_journal(sink_url, segment_dir=tmp_path / f"seg{i}", writer=w)

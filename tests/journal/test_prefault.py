@@ -76,10 +76,28 @@ def test_journal_prefault_follows_appends_and_rotation(tmp_path: Path) -> None:
         journal.close()
 
 
-def test_a_filled_segment_is_a_valid_empty_segment(tmp_path: Path) -> None:
+def test_a_filled_segment_is_a_valid_empty_segment(tmp_path: Path, monkeypatch) -> None:
+    from thalex_mm.journal import segment as segment_module  # noqa: PLC0415
+
     size = 3 * (1 << 20) + 5 * PAGE  # not a multiple of the fill chunk
+    written: list[tuple[int, int]] = []  # (offset, bytes) of every pwrite
+    real_pwrite = segment_module.os.pwrite
+
+    def counting_pwrite(fd: int, data: bytes, offset: int) -> int:
+        written.append((offset, len(data)))
+        return real_pwrite(fd, data, offset)
+
+    monkeypatch.setattr(segment_module.os, "pwrite", counting_pwrite)
     filled = create_segment_file(tmp_path, 7, size, fill=True)
+    fill_writes = written[:-1]  # the last write is the header
+    assert sum(n for _, n in fill_writes) == size  # every byte written out, once
+    assert (
+        sorted(fill_writes)[0][0] == 0
+        and sorted(fill_writes)[-1][0] + sorted(fill_writes)[-1][1] == size
+    )
+    written.clear()
     reserved = create_segment_file(tmp_path, 8, size)
+    assert len(written) == 1  # reserved only: just the header
     assert filled.stat().st_size == reserved.stat().st_size == size
     a, b = filled.read_bytes(), reserved.read_bytes()
     assert a[:8] == b[:8]  # the same magic and version
@@ -120,3 +138,15 @@ def test_only_segments_made_off_the_event_loop_are_filled(tmp_path: Path, monkey
     assert journal.flush(10)
     journal.close()
     assert ("writer", 2, True) in calls  # the spare after segment 1
+
+
+def test_a_failed_fill_leaves_no_file_behind(tmp_path: Path, monkeypatch) -> None:
+    from thalex_mm.journal import segment as segment_module  # noqa: PLC0415
+
+    def disk_full(fd: int, data: bytes, offset: int) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(segment_module.os, "pwrite", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        create_segment_file(tmp_path, 3, 1 << 20, fill=True)
+    assert list(tmp_path.iterdir()) == []  # neither the segment nor its temporary file

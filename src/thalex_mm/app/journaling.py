@@ -36,10 +36,17 @@ from thalex_mm.venue.thalex import messages as wire
 from thalex_mm.venue.thalex.trades import is_fill
 
 
-def _levels(spec: InstrumentSpec, levels: Iterable[Level]) -> list[list[float]]:
+def _levels(
+    spec: InstrumentSpec, levels: Iterable[Level], side: float | None = None
+) -> list[list[float]]:
+    """[price, amount] per level, or [side, price, amount] when ``side`` is given."""
     # spec.ticks_to_price / lots_to_amount inlined: this runs for every quote decision
     tick, step = spec.tick_size, spec.amount_step
-    return [[round(lv.price_ticks * tick, 8), round(lv.amount_lots * step, 8)] for lv in levels]
+    if side is None:
+        return [[round(lv.price_ticks * tick, 8), round(lv.amount_lots * step, 8)] for lv in levels]
+    return [
+        [side, round(lv.price_ticks * tick, 8), round(lv.amount_lots * step, 8)] for lv in levels
+    ]
 
 
 class JournalBridge:
@@ -96,9 +103,7 @@ class JournalBridge:
                 )  # fmt: skip
             elif isinstance(a, act.MassQuote):
                 spec = specs[a.instrument]
-                levels = [[1.0, *lv] for lv in _levels(spec, a.bids)] + [
-                    [-1.0, *lv] for lv in _levels(spec, a.asks)
-                ]
+                levels = _levels(spec, a.bids, 1.0) + _levels(spec, a.asks, -1.0)
                 append(
                     OrderAction(
                         ts_ns=now_ns, strategy=strategy, instrument=a.instrument,

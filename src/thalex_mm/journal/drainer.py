@@ -56,6 +56,9 @@ class Drainer:
         self.journal_id = control.journal_id
         self.position = control.drained
         self.drained_records = 0
+        # the last error came from the sink: a successful write clears it (before the new
+        # position is published, so a caller that waited for the position sees it cleared)
+        self.sink_failed = False
         self._decoder = msgspec.msgpack.Decoder(Record)
         self._maps: dict[int, tuple[mmap.mmap, str] | None] = {}
 
@@ -133,8 +136,9 @@ class Drainer:
         new_position = pack_position(seg, off)
         if new_position != self.position:
             self.sink.write(rows, self.journal_id, new_position, time.time_ns())
-            if self.control.error:
-                self.control.error = ""  # cleared before the position shows the rows landed
+            if self.sink_failed:
+                self.sink_failed = False
+                self.control.error = ""
             self._publish(new_position, persist=False)
             self.drained_records += count
         for number in finished:

@@ -90,12 +90,16 @@ def create_segment_file(directory: Path, number: int, size: int, *, fill: bool =
     fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         os.posix_fallocate(fd, 0, size)
-        if fill:
+        if fill:  # (pwrite to a regular file writes all or raises: the blocks are reserved)
             zeros = bytes(min(size, _FILL_CHUNK))
             for offset in range(0, size, len(zeros)):
                 os.pwrite(fd, zeros[: size - offset], offset)
         os.pwrite(fd, _HEADER.pack(MAGIC, VERSION, HEADER_SIZE, number, b""), 0)
-    finally:
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)  # a failed attempt (disk full) leaves no segment-sized file behind
+        raise
+    else:
         os.close(fd)
     try:
         os.link(tmp, final)

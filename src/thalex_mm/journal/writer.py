@@ -53,6 +53,7 @@ class DrainLoop:
     def step(self) -> bool:
         """Drain everything committed so far. Returns False after a failure (retry later)."""
         control = self.drainer.control
+        sink_stage = True  # a failure until the drain is done is the sink's
         try:
             if not self._sink_open:
                 self.drainer.sink.open()
@@ -60,6 +61,7 @@ class DrainLoop:
             committed = control.committed
             while self.drainer.drain_once(committed) >= self.drainer.batch:
                 time.sleep(SLICE_PAUSE_S)  # short bursts; the thread writer also yields the GIL
+            sink_stage = False  # spare segment and fsync: the directory's, not the sink's
             segment, _ = unpack_position(committed)
             if self._spare_for != segment:
                 create_segment_file(
@@ -73,11 +75,13 @@ class DrainLoop:
                 self._last_fsync = now
         except Exception as exc:
             self._failures += 1
+            self.drainer.sink_failed = sink_stage
             control.error = f"{type(exc).__name__}: {exc}"
             log.warning("journal writer: %s (retrying)", control.error)
-            with contextlib.suppress(Exception):
-                self.drainer.sink.close()
-            self._sink_open = False
+            if sink_stage:
+                with contextlib.suppress(Exception):
+                    self.drainer.sink.close()
+                self._sink_open = False
             return False
         self._failures = 0
         if control.error:

@@ -250,12 +250,14 @@ def test_flush_writes_each_batch_once_with_fresh_mask_keys() -> None:
     io.protocol = proto  # type: ignore[assignment]
     io.tx_batches = io.tx_frames = 0
     batches: list[int] = []
-    io.on_batch_written = lambda batch, w, t, n: batches.append(batch)
+    counts: list[int] = []
+    io.on_batch_written = lambda batch, w, t, n: (batches.append(batch), counts.append(n))
     sent = [[b'{"id":%d}' % (10 * b + i) for i in range(b + 1)] for b in range(300)]
     for batch in sent:
         proto.frames = list(batch)
         io._flush()
     assert len(writes) == len(sent) and batches == list(range(1, len(sent) + 1))
+    assert counts == [len(b) for b in sent]  # each batch reports the frames it carried
     assert io.tx_frames == sum(len(b) for b in sent)
     keys = []
     for data, batch in zip(writes, sent, strict=True):
