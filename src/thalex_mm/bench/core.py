@@ -27,6 +27,7 @@ import gc
 import random
 import statistics
 import time
+from collections.abc import Sequence
 
 import msgspec
 import numpy as np
@@ -165,6 +166,10 @@ class _Wire:
     def tick(self, frame: bytes, now: int, actions: list[Action]) -> list[bytes]:
         """Frame in -> the order frames out (what the runner does per market-data frame)."""
         self.protocol.receive(frame, now)
+        return self.encode(actions, now)
+
+    def encode(self, actions: Sequence[Action], now: int) -> list[bytes]:
+        """The core's actions -> their request frames (what ``send_actions`` does)."""
         submit = self.protocol.submit
         requests_for = self.translator.requests_for
         for action in actions:
@@ -235,7 +240,7 @@ def _one_order_cold(rounds: int) -> dict[str, list[int]]:
     edge = _Wire(engine, actions, decisions)
     engine.handle_into(ev.Ticker(1_000_000, NAME, 1e5, 1e5), actions, decisions)
     edge.tick(edge.frame(100_000), 1_000_000, actions)
-    insert = next(a for a in actions if isinstance(a, Insert))
+    insert = [next(a for a in actions if isinstance(a, Insert))]
     buffers = {f"evicted_{mb}mb": np.ones((mb << 20) // 8) for mb in EVICT_ONE_ORDER_MB}
     out: dict[str, list[int]] = {"warm": [], "idle_1ms": [], **{k: [] for k in buffers}}
     clock = time.perf_counter_ns
@@ -248,9 +253,7 @@ def _one_order_cold(rounds: int) -> dict[str, list[int]]:
                 buffers[condition].sum()
             now += 1_000
             t0 = clock()
-            for method, params, context in edge.translator.requests_for(insert, now):
-                edge.protocol.submit(method, params, now, context)
-            edge.protocol.take_outgoing()
+            edge.encode(insert, now)
             times.append(clock() - t0)
             edge.forget_requests(now)
     return out
