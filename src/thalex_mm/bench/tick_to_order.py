@@ -23,7 +23,8 @@ after the socket write), as the runner records it (app/latency.py). Metrics:
   a shared VM rather than the code (full run only; it burns a core, not a default);
 - ``tick_to_order_{queue,handle,encode,write}_us_*``: the four parts of each sample
   (``app.latency.PHASES``), and ``loopback_wake_send_us_*``: a bare 200-byte loopback TCP
-  send to a process asleep on the other core, the floor under the *write* part.
+  send to a process asleep on the other core, the floor under the *write* part
+  (``bench/cpu.py``).
 
 ``python -m thalex_mm.bench.tick_to_order --seconds 600`` runs the 10-minute check.
 """
@@ -39,13 +40,13 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from thalex_mm.app.latency import PHASES
+from thalex_mm.bench.cpu import loopback_wake_send_ns, pin, pinned_to
 
 _READY_TIMEOUT_S = 60.0
 _EXTRA_INSTRUMENTS = 97
@@ -104,7 +105,7 @@ class ExchangeProcess:
             text=True,
         )
         self.stats: dict[str, Any] = {}
-        _pin(self.process.pid, 1)
+        pin(self.process.pid, 1)
         assert self.process.stdout is not None
         ready, _, _ = select.select([self.process.stdout], [], [], _READY_TIMEOUT_S)
         self.url = self.process.stdout.readline().strip() if ready else ""
@@ -126,27 +127,6 @@ class ExchangeProcess:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
-
-
-def _pin(pid: int, cpu: int) -> None:
-    """Give the engine and the exchange a core each (when the machine has two or more), so
-    the two processes do not preempt each other when one wakes the other up."""
-    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2:
-        with contextlib.suppress(OSError):
-            os.sched_setaffinity(pid, {cpu})
-
-
-@contextlib.contextmanager
-def _pinned_to(cpu: int) -> Iterator[None]:
-    """Pin this process to ``cpu`` for the block; the previous affinity comes back after."""
-    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    _pin(0, cpu)
-    try:
-        yield
-    finally:
-        if affinity is not None:
-            with contextlib.suppress(OSError):
-                os.sched_setaffinity(0, affinity)
 
 
 def _mean(values: npt.NDArray[np.int64] | None) -> float:
@@ -280,7 +260,7 @@ def measure(
     key_id = "KBENCH0001"
     exchange = ExchangeProcess(options or EXCHANGE_OPTIONS, key_id, public_pem)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    with _pinned_to(0):
+    with pinned_to(0):
         try:
             coro = _run_engine(
                 exchange.url,
@@ -340,44 +320,10 @@ def phase_metrics(
     return out
 
 
-def loopback_wake_send_us(samples: int = 400) -> tuple[float, float]:
-    """p50/p99 of one 200-byte TCP send over loopback to a process blocked in ``recv`` on
-    another core: the floor under the *write* phase, since each order write wakes the local
-    exchange. Paced 1 ms apart, so the peer is asleep each time (as between bursts)."""
-    import socket  # noqa: PLC0415
-
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    code = (
-        "import socket,sys; s=socket.create_connection(('127.0.0.1',int(sys.argv[1])));"
-        "exec('while s.recv(65536): pass')"
-    )
-    peer = subprocess.Popen([sys.executable, "-c", code, str(server.getsockname()[1])])
-    _pin(peer.pid, 1)
-    with _pinned_to(0):
-        conn, _ = server.accept()
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        payload = b"x" * 200
-        took = np.zeros(samples, dtype=np.int64)
-        try:
-            time.sleep(0.1)
-            for i in range(samples):
-                time.sleep(0.001)
-                t0 = time.perf_counter_ns()
-                conn.send(payload)
-                took[i] = time.perf_counter_ns() - t0
-        finally:
-            conn.close()
-            server.close()
-            peer.wait(5)
-    return _percentiles_us(took)
-
-
 def run(quick: bool) -> dict[str, float | int | str]:
     seconds = 8.0 if quick else 30.0
     out = summarize(measure(seconds, warmup_s=2.0 if quick else 3.0))
-    wake_p50, wake_p99 = loopback_wake_send_us(200 if quick else 1000)
+    wake_p50, wake_p99 = _percentiles_us(loopback_wake_send_ns(200 if quick else 1000))
     out["loopback_wake_send_us_p50"] = wake_p50
     out["loopback_wake_send_us_p99"] = wake_p99
     if not quick:
@@ -402,7 +348,7 @@ def main(argv: list[str]) -> int:
         out.update(summarize(measure(args.seconds, args.warmup, direct_io=True, **kw)))
     if args.variant in ("task", "both"):
         out.update(summarize(measure(args.seconds, args.warmup, direct_io=False, **kw), "_task"))
-    wake_p50, wake_p99 = loopback_wake_send_us()
+    wake_p50, wake_p99 = _percentiles_us(loopback_wake_send_ns())
     out["loopback_wake_send_us_p50"], out["loopback_wake_send_us_p99"] = wake_p50, wake_p99
     for key, value in out.items():
         print(f"{key:40s} {value}")
