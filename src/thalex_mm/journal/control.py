@@ -12,7 +12,7 @@ offset  type    field
 24      u64     drainer heartbeat, CLOCK_MONOTONIC ns (drainer)
 32      u32     length of the drainer's last error text (0: healthy)
 36      200s    the error text (UTF-8)
-256     u64     records dropped by the drainer (undecodable payloads)
+256     u64     frames dropped by the drainer (undecodable payloads)
 512     36s     journal id: names this segment directory in the sink's cursor table
 ====== ======= =================================================================
 

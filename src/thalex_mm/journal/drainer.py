@@ -26,6 +26,7 @@ from thalex_mm.journal.control import Control
 from thalex_mm.journal.records import TABLE_OF, Record
 from thalex_mm.journal.schema import TABLES, row_values
 from thalex_mm.journal.segment import (
+    BATCH_FLAG,
     HEADER_SIZE,
     Scan,
     ScanEnd,
@@ -60,6 +61,7 @@ class Drainer:
         # position is published, so a caller that waited for the position sees it cleared)
         self.sink_failed = False
         self._decoder = msgspec.msgpack.Decoder(Record)
+        self._batch_decoder = msgspec.msgpack.Decoder(list[Record])
         self._maps: dict[int, tuple[mmap.mmap, str] | None] = {}
 
     # --- start-up ------------------------------------------------------------------------
@@ -116,15 +118,20 @@ class Drainer:
                 break
             mm, run_id = mapped
             limit = limit_off if seg == limit_seg and not recovering else len(mm)
-            for seq, payload in scan_frames(mm, off, limit, scan, self.batch - count):
+            for frame_seq, payload in scan_frames(mm, off, limit, scan, self.batch - count):
                 try:
-                    record = self._decoder.decode(payload)
+                    if frame_seq & BATCH_FLAG:  # what one event produced: seq, seq + 1, ...
+                        records = self._batch_decoder.decode(payload)
+                    else:
+                        records = [self._decoder.decode(payload)]
                 except msgspec.DecodeError:
                     self.control.undecodable += 1
                     continue
-                table = TABLE_OF[type(record)]
-                rows[table].append(row_values(TABLES[table], run_id, seq, record))
-                count += 1
+                first = frame_seq & ~BATCH_FLAG
+                for i, record in enumerate(records):
+                    table = TABLE_OF[type(record)]
+                    rows[table].append(row_values(TABLES[table], run_id, first + i, record))
+                count += len(records)
             off = scan.offset
             segment_done = scan.end is not ScanEnd.LIMIT and (recovering or seg < limit_seg)
             if scan.end is ScanEnd.TORN and not recovering:

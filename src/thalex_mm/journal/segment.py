@@ -6,8 +6,10 @@ Layout of ``seg-<number>.jseg`` (little endian):
   number (u64), run id (32 bytes ASCII, NUL padded). The producer writes it when it claims
   the segment; a pre-created spare has an empty run id and no frames.
 - frames from offset 64: ``body_len`` (u32), ``crc32(body)`` (u32), body = ``seq`` (u64) +
-  msgpack payload. A ``body_len`` of 0 means "nothing written here yet"; ``0xFFFFFFFF`` is the
-  seal the producer writes when it moves on to the next segment.
+  msgpack payload. When the top bit of ``seq`` is set (``BATCH_FLAG``) the payload is a
+  msgpack array of records numbered ``seq``, ``seq + 1``, ... (the rest of ``seq``): what one
+  event produced, appended in one go. A ``body_len`` of 0 means "nothing written here yet";
+  ``0xFFFFFFFF`` is the seal the producer writes when it moves on to the next segment.
 
 A frame cut short by a crash fails its CRC (or runs past the file) and ends the scan, so a
 half-written record is never decoded. The files are created full size with
@@ -35,6 +37,7 @@ VERSION: Final = 1
 HEADER_SIZE: Final = 64
 FRAME_HEADER: Final = 8  # body_len u32 + crc u32
 SEQ_SIZE: Final = 8
+BATCH_FLAG: Final = 1 << 63  # in seq: the payload is an array of records
 SEAL: Final = 0xFFFFFFFF
 RUN_ID_SIZE: Final = 32
 MAX_SEGMENT_SIZE: Final = 1 << 32  # positions pack (segment, offset) into one u64
