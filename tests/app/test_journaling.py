@@ -18,10 +18,15 @@ SPEC = InstrumentSpec("ETH-PERPETUAL", InstrumentKind.PERPETUAL, "ETHUSD", 0.1, 
 class FakeJournal:
     def __init__(self) -> None:
         self.records: list[Any] = []
+        self.batches: list[int] = []  # the size of each append_batch call
 
     def append(self, record: Any) -> bool:
         self.records.append(record)
         return True
+
+    def append_batch(self, records: Any) -> None:
+        self.batches.append(len(records))
+        self.records.extend(records)
 
     offer_market = append
 
@@ -48,6 +53,7 @@ def test_actions_in_prices_and_amounts() -> None:
         now_ns=123,
     )
     ins, amend, cancel, mq, kill = fake.records
+    assert fake.batches == [5]  # one event's actions: one frame
     assert all(isinstance(r, OrderAction) and r.ts_ns == 123 for r in fake.records)
     assert (ins.action, ins.side, ins.price, ins.amount) == ("insert", -1, 3001.5, 0.25)
     assert (amend.order_id, amend.price, amend.amount) == ("oid", 3001.2, 0.3)
@@ -65,6 +71,7 @@ def test_order_update_writes_the_update_and_each_fill() -> None:
     )  # fmt: skip
     bridge.order_update(u, position_lots=4)
     update, rec = fake.records
+    assert fake.batches == [2]  # the update and its fill: one frame
     assert update.status == "partially_filled" and update.filled_amount == 0.02
     assert isinstance(rec, Fill)
     assert (rec.price, rec.amount, rec.fee, rec.position_after) == (3000.0, 0.02, 0.0, 0.04)
@@ -81,6 +88,7 @@ def test_decisions_become_quote_and_risk_records() -> None:
         [report, act.KillSwitch(6, SPEC.name, "max loss", -12.5), act.NoQuoteReport(7, "", "x")]
     )
     quote, kill, no_quote = fake.records
+    assert fake.batches == [3]
     assert isinstance(quote, QuoteDecision)
     assert (quote.model, quote.gamma, quote.q) == ("glft", 0.2, -0.03)
     assert quote.spread == 1.5 and quote.bids == [[2999.5, 0.01]]
@@ -117,6 +125,7 @@ def test_positions_are_spread_round_robin_over_calls() -> None:
         batch = [r.instrument for r in fake.records]
         fake.records.clear()
         assert len(batch) == 3
+        assert fake.batches[-1] == 3
         seen += batch
     # every instrument in turn, in order, then again from the start
     assert seen == [f"I{n % 10}" for n in range(15)]

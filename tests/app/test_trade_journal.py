@@ -32,10 +32,15 @@ SPEC = InstrumentSpec("BTC-PERPETUAL", InstrumentKind.PERPETUAL, "BTCUSD", 1.0, 
 class FakeJournal:
     def __init__(self) -> None:
         self.records: list[Any] = []
+        self.batches: list[int] = []  # the size of each append_batch call
 
     def append(self, record: Any) -> bool:
         self.records.append(record)
         return True
+
+    def append_batch(self, records: Any) -> None:
+        self.batches.append(len(records))
+        self.records.extend(records)
 
 
 def _trade(n: int, **kw: Any) -> wire.Trade:
@@ -60,6 +65,7 @@ def test_live_trades_are_journaled_once_with_the_venues_fee() -> None:
     assert knew  # T1 came from an earlier run
     assert tj.on_trades([_trade(2)], True, 6)  # a repeat: known now, not journaled again
     (fill,) = fake.records
+    assert fake.batches == [1, 0]  # one batch per notification (T1 known, T3 not a fill)
     t = _trade(2)
     assert isinstance(fill, Fill) and fill.ts_ns == 5 and fill.strategy == "mm"
     assert (fill.trade_id, fill.order_id, fill.client_order_id) == ("T2", "O2", 102)

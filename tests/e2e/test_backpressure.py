@@ -24,12 +24,17 @@ class FakeJournal:
 
     def __init__(self) -> None:
         self.records: list[Any] = []
+        self.batches: list[int] = []  # the size of each append_batch call
         self.backpressure: str | None = None
         self.settings = _Settings()
 
     def append(self, record: Any) -> bool:
         self.records.append(record)
         return True
+
+    def append_batch(self, records: Any) -> None:
+        self.batches.append(len(records))
+        self.records.extend(records)
 
     def offer_market(self, record: Any) -> bool:
         return self.append(record)

@@ -1,8 +1,10 @@
 """Core actions, events and decisions as journal records (ticks and lots become floats here).
 
-One ``append`` per record on the loop (~1-3 us each, no I/O: the journal's writer drains the
-memory-mapped segments elsewhere). Market snapshots go through ``offer_market``, which samples
-them per instrument at the journal's ``market_interval_ms``.
+What one event produces goes in with one ``append_batch`` (an order action per order, the
+quote decisions, an order update with its fills): one encode, checksum and copy into the
+memory-mapped segment, no I/O (the journal's writer drains the segments elsewhere). Market
+snapshots go through ``offer_market``, which samples them per instrument at the journal's
+``market_interval_ms``.
 
 Fills: the order feed carries no fee, the account's trade history does. With a ``TradeJournal``
 installed as the client translator's trade sink (``thalex-mm run`` does this), every fill is
@@ -28,6 +30,7 @@ from thalex_mm.journal import (
     OrderUpdate,
     PositionSnapshot,
     QuoteDecision,
+    Record,
     RiskEvent,
 )
 from thalex_mm.journal.query import fill_key
@@ -72,7 +75,8 @@ class JournalBridge:
 
     # --- actions ------------------------------------------------------------------------
     def actions(self, actions: Iterable[act.Action], now_ns: int) -> None:
-        append, strategy, specs = self.journal.append, self.strategy, self.specs
+        records: list[Record] = []
+        append, strategy, specs = records.append, self.strategy, self.specs
         for a in actions:
             if isinstance(a, act.Insert):
                 spec = specs[a.instrument]
@@ -121,15 +125,15 @@ class JournalBridge:
                         action="set_mm_protection", amount=a.quote_amount,
                     )
                 )  # fmt: skip
+        self.journal.append_batch(records)
 
     # --- events -------------------------------------------------------------------------
     def order_update(self, u: ev.OrderUpdate, position_lots: int) -> None:
         spec = self.specs.get(u.instrument)
         if spec is None:
             return
-        append, strategy = self.journal.append, self.strategy
-        append(
-            OrderUpdate(
+        strategy = self.strategy
+        update = OrderUpdate(
                 ts_ns=u.now_ns, strategy=strategy, instrument=u.instrument, order_id=u.order_id,
                 client_order_id=u.client_order_id, status=u.status.name.lower(),
                 side=int(u.side), price=spec.ticks_to_price(u.price_ticks),
@@ -137,15 +141,19 @@ class JournalBridge:
                 filled_amount=spec.lots_to_amount(u.filled_lots),
                 remaining_amount=spec.lots_to_amount(u.remaining_lots),
                 change_reason="reply" if u.reply_to else "feed", delete_reason=u.delete_reason,
-            )
         )  # fmt: skip
-        if self.fills_from_trades:
+        if self.fills_from_trades or not u.fills:
+            self.journal.append(update)
             return
+        records: list[Record] = [update]
         for f in u.fills:
-            self.fill(
-                u.instrument, u.order_id, u.client_order_id, f,
-                now_ns=u.now_ns, position_lots=position_lots,
+            records.append(
+                self._fill_record(
+                    spec, u.instrument, u.order_id, u.client_order_id, f,
+                    now_ns=u.now_ns, position_lots=position_lots,
+                )
             )  # fmt: skip
+        self.journal.append_batch(records)
 
     def fill(
         self,
@@ -159,17 +167,32 @@ class JournalBridge:
     ) -> None:
         if self.fills_from_trades:
             return
-        spec = self.specs[instrument]
         self.journal.append(
-            Fill(
-                ts_ns=now_ns, strategy=self.strategy, instrument=instrument,
-                trade_id=f.trade_id, order_id=order_id, client_order_id=client_order_id,
-                side=int(f.side), price=spec.ticks_to_price(f.price_ticks),
-                amount=spec.lots_to_amount(f.amount_lots),
-                fee=0.0 if math.isnan(f.fee) else f.fee,
-                maker_taker="maker" if f.is_maker else "taker",
-                position_after=spec.lots_to_amount(position_lots),
+            self._fill_record(
+                self.specs[instrument], instrument, order_id, client_order_id, f,
+                now_ns=now_ns, position_lots=position_lots,
             )
+        )  # fmt: skip
+
+    def _fill_record(
+        self,
+        spec: InstrumentSpec,
+        instrument: str,
+        order_id: str,
+        client_order_id: int | None,
+        f: ev.Fill,
+        *,
+        now_ns: int,
+        position_lots: int,
+    ) -> Fill:
+        return Fill(
+            ts_ns=now_ns, strategy=self.strategy, instrument=instrument,
+            trade_id=f.trade_id, order_id=order_id, client_order_id=client_order_id,
+            side=int(f.side), price=spec.ticks_to_price(f.price_ticks),
+            amount=spec.lots_to_amount(f.amount_lots),
+            fee=0.0 if math.isnan(f.fee) else f.fee,
+            maker_taker="maker" if f.is_maker else "taker",
+            position_after=spec.lots_to_amount(position_lots),
         )  # fmt: skip
 
     def market(self, instrument: str, now_ns: int, market: Any) -> None:
@@ -192,12 +215,15 @@ class JournalBridge:
     def position(
         self, instrument: str, now_ns: int, position: Any, mark: float, unrealised: float
     ) -> None:
-        self.journal.append(
-            PositionSnapshot(
-                ts_ns=now_ns, strategy=self.strategy, instrument=instrument,
-                position=position.amount, avg_price=position.average_price, mark=mark,
-                realized_pnl=position.realised, unrealized_pnl=unrealised, fees=position.fees,
-            )
+        self.journal.append(self._position_record(instrument, now_ns, position, mark, unrealised))
+
+    def _position_record(
+        self, instrument: str, now_ns: int, position: Any, mark: float, unrealised: float
+    ) -> PositionSnapshot:
+        return PositionSnapshot(
+            ts_ns=now_ns, strategy=self.strategy, instrument=instrument,
+            position=position.amount, avg_price=position.average_price, mark=mark,
+            realized_pnl=position.realised, unrealized_pnl=unrealised, fees=position.fees,
         )  # fmt: skip
 
     def positions(self, instruments: Mapping[str, Any], now_ns: int, share: float = 1.0) -> None:
@@ -211,67 +237,74 @@ class JournalBridge:
         order = self._position_order
         count = min(len(order), max(1, math.ceil(share * len(order))))
         start = self._position_next
+        records: list[Record] = []
         for i in range(start, start + count):
             name = order[i % len(order)]
             inst = instruments.get(name)
             if inst is None:  # gone since the order was taken; rebuilt when the count changes
                 continue
             mark = inst.mark()
-            self.position(name, now_ns, inst.position, mark, inst.position.unrealised(mark))
+            pos = inst.position
+            records.append(self._position_record(name, now_ns, pos, mark, pos.unrealised(mark)))
+        self.journal.append_batch(records)
         self._position_next = (start + count) % max(len(order), 1)
 
     def risk(self, instrument: str, now_ns: int, kind: str, state: str, detail: str) -> None:
-        self.journal.append(
-            RiskEvent(
-                ts_ns=now_ns, strategy=self.strategy, instrument=instrument, kind=kind,
-                state=state, detail=detail,
-            )
+        self.journal.append(self._risk_record(instrument, now_ns, kind, state, detail))
+
+    def _risk_record(
+        self, instrument: str, now_ns: int, kind: str, state: str, detail: str
+    ) -> RiskEvent:
+        return RiskEvent(
+            ts_ns=now_ns, strategy=self.strategy, instrument=instrument, kind=kind,
+            state=state, detail=detail,
         )  # fmt: skip
 
     # --- decisions ----------------------------------------------------------------------
     def decisions(self, decisions: Iterable[act.Decision]) -> None:
+        records: list[Record] = []
+        add, risk = records.append, self._risk_record
         for d in decisions:
             if isinstance(d, act.QuoteReport):
-                self._quote(d)
+                quote = self._quote(d)
+                if quote is not None:
+                    add(quote)
             elif isinstance(d, act.RiskStateChanged):
-                self.risk(d.instrument, d.now_ns, "state", d.new.name, d.reason)
+                add(risk(d.instrument, d.now_ns, "state", d.new.name, d.reason))
             elif isinstance(d, act.KillSwitch):
-                self.risk(
-                    d.instrument, d.now_ns, "kill_switch", "HALTED",
-                    f"{d.reason} (total pnl {d.total_pnl:.4f})",
-                )  # fmt: skip
+                detail = f"{d.reason} (total pnl {d.total_pnl:.4f})"
+                add(risk(d.instrument, d.now_ns, "kill_switch", "HALTED", detail))
             elif isinstance(d, act.NoQuoteReport):
-                self.risk(d.instrument, d.now_ns, "no_quote", "", d.reason)
+                add(risk(d.instrument, d.now_ns, "no_quote", "", d.reason))
             elif isinstance(d, act.PositionDiscrepancy):
                 detail = (
                     f"core {d.core_lots} lots, venue {d.venue_lots} lots"
                     f"{' (resolved)' if d.resolved else ''}"
                 )
-                self.risk(d.instrument, d.now_ns, "position_discrepancy", "", detail)
+                add(risk(d.instrument, d.now_ns, "position_discrepancy", "", detail))
             elif isinstance(d, act.GuardRejection):
-                self.risk(d.instrument, d.now_ns, "guard_rejection", "", d.reason)
+                add(risk(d.instrument, d.now_ns, "guard_rejection", "", d.reason))
             elif isinstance(d, act.OrderAnomaly):
                 detail = f"{d.what} (code {d.code}, cid {d.client_order_id}, oid {d.order_id})"
-                self.risk(d.instrument, d.now_ns, "order_anomaly", "", detail)
+                add(risk(d.instrument, d.now_ns, "order_anomaly", "", detail))
             elif isinstance(d, act.HedgeReport):
                 detail = f"net delta {d.net_delta_lots} lots, hedge {d.hedge_side.wire} "
                 detail += f"{d.hedge_lots} lots"
-                self.risk(d.instrument, d.now_ns, "hedge", "", detail)
+                add(risk(d.instrument, d.now_ns, "hedge", "", detail))
+        self.journal.append_batch(records)
 
-    def _quote(self, d: act.QuoteReport) -> None:
+    def _quote(self, d: act.QuoteReport) -> QuoteDecision | None:
         spec = self.specs.get(d.instrument)
         if spec is None:
-            return
+            return None
         model, gamma = self.models.get(d.instrument, ("", 0.0))
         bids = _levels(spec, d.bids)
         asks = _levels(spec, d.asks)
         spread = asks[0][0] - bids[0][0] if bids and asks else 0.0
-        self.journal.append(
-            QuoteDecision(
-                ts_ns=d.now_ns, strategy=self.strategy, instrument=d.instrument, model=model,
-                mid=d.mid, sigma=d.sigma, a=d.A, k=d.k, q=spec.lots_to_amount(d.position_lots),
-                gamma=gamma, reservation=d.reservation_price, spread=spread, bids=bids, asks=asks,
-            )
+        return QuoteDecision(
+            ts_ns=d.now_ns, strategy=self.strategy, instrument=d.instrument, model=model,
+            mid=d.mid, sigma=d.sigma, a=d.A, k=d.k, q=spec.lots_to_amount(d.position_lots),
+            gamma=gamma, reservation=d.reservation_price, spread=spread, bids=bids, asks=asks,
         )  # fmt: skip
 
 
@@ -311,6 +344,7 @@ class TradeJournal:
         if not live and not self.catch_up:  # a fresh journal: nothing of ours was missed
             self.catch_up = True  # later catch-ups (reconnects) cover this run's gaps
             return True
+        records: list[Record] = []
         for t in trades:
             if not is_fill(t):
                 continue
@@ -321,23 +355,22 @@ class TradeJournal:
             if not live and not self._ours(t):
                 continue
             self._known.add(key)
-            self._append(t, now_ns)
-            if not live:
-                self.caught_up += 1
+            records.append(self._record(t, now_ns))
+        self.journal.append_batch(records)
+        self.journaled += len(records)
+        if not live:
+            self.caught_up += len(records)
         return knew
 
     def _ours(self, t: wire.Trade) -> bool:
         return self.labels is None or ("" if t.label is None else str(t.label)) in self.labels
 
-    def _append(self, t: wire.Trade, now_ns: int) -> None:
-        self.journaled += 1
-        self.journal.append(
-            Fill(
-                ts_ns=now_ns, strategy=self.strategy, instrument=t.instrument_name or "",
-                trade_id=t.trade_id or "", order_id=t.order_id or "",
-                client_order_id=t.client_order_id, side=1 if t.direction == "buy" else -1,
-                price=t.price or 0.0, amount=t.amount or 0.0,
-                fee=0.0 if t.fee is None or math.isnan(t.fee) else t.fee,
-                maker_taker=t.maker_taker or "", position_after=t.position_after,
-            )
+    def _record(self, t: wire.Trade, now_ns: int) -> Fill:
+        return Fill(
+            ts_ns=now_ns, strategy=self.strategy, instrument=t.instrument_name or "",
+            trade_id=t.trade_id or "", order_id=t.order_id or "",
+            client_order_id=t.client_order_id, side=1 if t.direction == "buy" else -1,
+            price=t.price or 0.0, amount=t.amount or 0.0,
+            fee=0.0 if t.fee is None or math.isnan(t.fee) else t.fee,
+            maker_taker=t.maker_taker or "", position_after=t.position_after,
         )  # fmt: skip
