@@ -2,7 +2,8 @@
 
 Usage: python crash_child.py SEGMENT_DIR SQLITE_URL WRITER SEGMENT_SIZE
 Prints "run <run_id>" once the journal is open, then one line "<n>" after the n-th record
-pair (a Fill and an OrderAction) was appended. The parent SIGKILLs it at a random moment.
+pair (a Fill and an OrderAction) was appended: one ``append_batch`` for odd n, two
+``append`` calls for even n. The parent SIGKILLs it at a random moment.
 """
 
 from __future__ import annotations
@@ -25,33 +26,34 @@ def main() -> None:
     n = 0
     while True:
         n += 1
-        journal.append(
-            OrderAction(
-                ts_ns=n,
-                strategy="crash",
-                instrument="BTC-PERPETUAL",
-                action="insert",
-                client_order_id=n,
-                side=1,
-                price=100.0 + n,
-                amount=0.1,
-            )
+        action = OrderAction(
+            ts_ns=n,
+            strategy="crash",
+            instrument="BTC-PERPETUAL",
+            action="insert",
+            client_order_id=n,
+            side=1,
+            price=100.0 + n,
+            amount=0.1,
         )
-        journal.append(
-            Fill(
-                ts_ns=n,
-                strategy="crash",
-                instrument="BTC-PERPETUAL",
-                trade_id=f"{journal.run_id}-{n}",
-                order_id=f"o{n}",
-                client_order_id=n,
-                side=1,
-                price=100.0 + n,
-                amount=0.1,
-                fee=0.001,
-                maker_taker="maker",
-            )
+        fill = Fill(
+            ts_ns=n,
+            strategy="crash",
+            instrument="BTC-PERPETUAL",
+            trade_id=f"{journal.run_id}-{n}",
+            order_id=f"o{n}",
+            client_order_id=n,
+            side=1,
+            price=100.0 + n,
+            amount=0.1,
+            fee=0.001,
+            maker_taker="maker",
         )
+        if n % 2:
+            journal.append_batch([action, fill])
+        else:
+            journal.append(action)
+            journal.append(fill)
         os.write(out, f"{n}\n".encode())
         if n % 20 == 0:
             time.sleep(0.001)  # ~20k steps/s at most: keeps each round's backlog modest
