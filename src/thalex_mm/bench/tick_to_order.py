@@ -14,7 +14,9 @@ after the socket write), as the runner records it (app/latency.py). Metrics:
 - ``tick_to_order_us_p50`` / ``_p99`` / ``_samples`` after a warm-up;
 - ``tick_to_order_md_msgs_per_s``: frames the engine received per second (the rate achieved);
 - ``tick_to_order_us_p50_first`` / ``_last`` (and p99): first vs last third of the run,
-  the growth check;
+  the growth check; ``tick_to_order_us_p50_by_tenth``: the p50 of each tenth of the run, and
+  ``tick_to_order_growth_us_per_min`` (``_se_``: its standard error): the fitted trend of
+  those p50s, so a drift can be told from minute-to-minute noise;
 - ``tick_to_order_orders_per_s``: order frames written per second;
 - the same p50/p99 for the older writer-task I/O path (``_task`` suffix), measured in the
   same run for comparison (full run only);
@@ -35,6 +37,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import select
 import subprocess
@@ -223,6 +226,7 @@ async def _run_engine(
         "samples": samples,
         "phases": phases,
         "frame_counts": frame_counts,
+        "seconds": elapsed,
         "md_per_s": (marks["end_frames"] - marks["start_frames"]) / elapsed,
         "orders_per_s": (marks["end_tx"] - marks["start_tx"]) / elapsed,
         "throttle_errors": summary.get("throttle_errors", 0),
@@ -286,9 +290,23 @@ def measure(
     return result
 
 
+def growth(samples: npt.NDArray[np.int64], seconds: float, parts: int = 10) -> dict[str, Any]:
+    """The run cut into ``parts`` equal runs of samples (samples arrive at a steady rate, so
+    these are nearly equal spans of time): each part's p50, and the least-squares slope of
+    those p50s against time with its standard error, in us per minute. A slope within ~2
+    standard errors of 0 is no growth this run can tell from the machine's own drift."""
+    if len(samples) < parts * 20 or seconds <= 0:
+        return {"p50s": [], "slope": math.nan, "se": math.nan}
+    p50s = [_percentiles_us(part)[0] for part in np.array_split(samples, parts)]
+    minutes = (np.arange(parts) + 0.5) * seconds / parts / 60.0
+    fit, cov = np.polyfit(minutes, p50s, 1, cov=True)
+    return {"p50s": p50s, "slope": float(fit[0]), "se": float(math.sqrt(cov[0][0]))}
+
+
 def summarize(result: dict[str, Any], suffix: str = "") -> dict[str, float | int | str]:
     samples: npt.NDArray[np.int64] = result["samples"]
     p50, p99 = _percentiles_us(samples)
+    trend = growth(samples, float(result.get("seconds", 0.0)))
     third = len(samples) // 3
     first_p50, first_p99 = _percentiles_us(samples[:third])
     last_p50, last_p99 = _percentiles_us(samples[len(samples) - third :])
@@ -302,6 +320,9 @@ def summarize(result: dict[str, Any], suffix: str = "") -> dict[str, float | int
         f"tick_to_order_us_p50_last{suffix}": last_p50,
         f"tick_to_order_us_p99_first{suffix}": first_p99,
         f"tick_to_order_us_p99_last{suffix}": last_p99,
+        f"tick_to_order_us_p50_by_tenth{suffix}": " ".join(f"{v:.0f}" for v in trend["p50s"]),
+        f"tick_to_order_growth_us_per_min{suffix}": round(trend["slope"], 2),
+        f"tick_to_order_growth_se_us_per_min{suffix}": round(trend["se"], 2),
         f"tick_to_order_loadavg{suffix}": round(result["load"], 2),
         f"tick_to_order_frames_per_sample{suffix}": _mean(result.get("frame_counts")),
         **phase_metrics(result.get("phases", {}), suffix),
