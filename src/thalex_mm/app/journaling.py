@@ -134,13 +134,13 @@ class JournalBridge:
             return
         strategy = self.strategy
         update = OrderUpdate(
-                ts_ns=u.now_ns, strategy=strategy, instrument=u.instrument, order_id=u.order_id,
-                client_order_id=u.client_order_id, status=u.status.name.lower(),
-                side=int(u.side), price=spec.ticks_to_price(u.price_ticks),
-                amount=spec.lots_to_amount(u.amount_lots),
-                filled_amount=spec.lots_to_amount(u.filled_lots),
-                remaining_amount=spec.lots_to_amount(u.remaining_lots),
-                change_reason="reply" if u.reply_to else "feed", delete_reason=u.delete_reason,
+            ts_ns=u.now_ns, strategy=strategy, instrument=u.instrument, order_id=u.order_id,
+            client_order_id=u.client_order_id, status=u.status.name.lower(),
+            side=int(u.side), price=spec.ticks_to_price(u.price_ticks),
+            amount=spec.lots_to_amount(u.amount_lots),
+            filled_amount=spec.lots_to_amount(u.filled_lots),
+            remaining_amount=spec.lots_to_amount(u.remaining_lots),
+            change_reason="reply" if u.reply_to else "feed", delete_reason=u.delete_reason,
         )  # fmt: skip
         if self.fills_from_trades or not u.fills:
             self.journal.append(update)
