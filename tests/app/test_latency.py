@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from thalex_mm.app.latency import PHASES, LatencyRing, TickToOrder
 from thalex_mm.app.run_stats import RunStats
+from thalex_mm.bench.sampling import memory_mb
 from thalex_mm.domain import InstrumentKind, InstrumentSpec
 
 
@@ -110,3 +111,15 @@ def test_run_stats_closes_only_open_instrument_samples() -> None:
     stats.reset_ticks()
     stats.batch_written(2, now + 4_000, now + 5_000, 1)
     assert b.tick_to_order.ring.count == 1 and stats._open == []
+
+
+@pytest.mark.skipif(not memory_mb(), reason="needs /proc/self/status (Linux)")
+def test_a_ring_is_resident_from_the_start_so_memory_does_not_creep_as_it_fills() -> None:
+    before = memory_mb()["RssAnon"]
+    ring = LatencyRing(8 << 20)  # 64 MiB of samples
+    after_create = memory_mb()["RssAnon"]
+    for i in range(0, 8 << 20, 512):  # one sample per 4 KiB page, all the way round
+        ring._buf[i] = i
+    after_fill = memory_mb()["RssAnon"]
+    assert after_create - before > 0.9 * 64  # MB: all of it there at construction ...
+    assert after_fill - after_create < 0.1 * 64  # ... and filling it adds nearly nothing
