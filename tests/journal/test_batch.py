@@ -63,13 +63,13 @@ def test_batches_and_single_records_drain_to_one_row_each_in_order(tmp_path_fact
     # 8 KiB segments: batches rotate segments, and the largest do not fit one and are split
     journal = open_journal(url, writer="none", segment_size=8192, segment_dir=tmp / "seg")
     expected: list[Record] = []
-    for group in groups:
+    for drawn in groups:
         # fills are kept once per (trade id, order id): give each its own
         group = [
             msgspec.structs.replace(r, trade_id=f"t{len(expected) + i}")
             if isinstance(r, Fill)
             else r
-            for i, r in enumerate(group)
+            for i, r in enumerate(drawn)
         ]
         if len(group) == 1 and len(expected) % 2:
             journal.append(group[0])
