@@ -212,11 +212,6 @@ class JournalBridge:
             )
         )  # fmt: skip
 
-    def position(
-        self, instrument: str, now_ns: int, position: Any, mark: float, unrealised: float
-    ) -> None:
-        self.journal.append(self._position_record(instrument, now_ns, position, mark, unrealised))
-
     def _position_record(
         self, instrument: str, now_ns: int, position: Any, mark: float, unrealised: float
     ) -> PositionSnapshot:
@@ -248,9 +243,6 @@ class JournalBridge:
             records.append(self._position_record(name, now_ns, pos, mark, pos.unrealised(mark)))
         self.journal.append_batch(records)
         self._position_next = (start + count) % max(len(order), 1)
-
-    def risk(self, instrument: str, now_ns: int, kind: str, state: str, detail: str) -> None:
-        self.journal.append(self._risk_record(instrument, now_ns, kind, state, detail))
 
     def _risk_record(
         self, instrument: str, now_ns: int, kind: str, state: str, detail: str
