@@ -1,7 +1,8 @@
 """Where the benchmark processes run, and what waking a process on another core costs.
 
 The tick-to-order benchmark gives the engine and the local exchange a core each; the
-loopback wake-up measured here is the floor under its *write* phase.
+loopback wake-up measured here is the floor under its *write* phase. The journal benchmark
+finds a local PostgreSQL cluster's processes and puts them at SCHED_IDLE for one variant.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -70,3 +72,30 @@ def loopback_wake_send_ns(samples: int = 400) -> npt.NDArray[np.int64]:
             server.close()
             peer.wait(5)
     return took
+
+
+def cluster_processes(data_dir: Path) -> list[int]:
+    """The postmaster of a local cluster and its children (from /proc), [] if unknown."""
+    try:
+        postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return []
+    pids = [postmaster]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == str(postmaster):  # fields after "(comm)": state, ppid, ...
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def set_idle(pids: list[int], idle: bool) -> None:
+    """Put ``pids`` at SCHED_IDLE (or back to normal): the engine then always preempts them."""
+    if not hasattr(os, "SCHED_IDLE"):  # pragma: no cover - non-Linux
+        return
+    policy = os.SCHED_IDLE if idle else os.SCHED_OTHER
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(pid, policy, os.sched_param(0))

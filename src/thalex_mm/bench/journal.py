@@ -33,7 +33,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 import tempfile
@@ -44,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from thalex_mm.bench.cpu import cluster_processes, set_idle
 from thalex_mm.journal.journal import Journal, open_journal
 from thalex_mm.journal.records import Fill, OrderAction, QuoteDecision, Record
 from thalex_mm.journal.throwaway_pg import start_cluster
@@ -231,32 +231,6 @@ def _pg_url() -> tuple[str | None, Callable[[], None], str, Path | None]:
     return cluster.url, cluster.stop, how, cluster.root / "data"
 
 
-def _server_processes(data_dir: Path) -> list[int]:
-    """The postmaster of a local cluster and its children (from /proc), [] if unknown."""
-    try:
-        postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return []
-    pids = [postmaster]
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[1] == str(postmaster):  # fields after "(comm)": state, ppid, ...
-            pids.append(int(stat.parent.name))
-    return pids
-
-
-def _set_idle(pids: list[int], idle: bool) -> None:
-    if not hasattr(os, "SCHED_IDLE"):  # pragma: no cover - non-Linux
-        return
-    policy = os.SCHED_IDLE if idle else os.SCHED_OTHER
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            os.sched_setscheduler(pid, policy, os.sched_param(0))
-
-
 _RATES = {"200rps": 0.2, "10krps": 10.0}
 
 
@@ -302,7 +276,7 @@ def _loop_lag(
     # the throwaway cluster at SCHED_IDLE show how much of the cost is the server's CPU
     # (a stand-in for a database on another machine; not the headline figure).
     server = (
-        _server_processes(pg_data)
+        cluster_processes(pg_data)
         if extra_variants and pg_data is not None and pg_url is not None
         else []
     )
@@ -318,7 +292,7 @@ def _loop_lag(
             for name, sink, per_ms, batched in pairs:
                 journal = journals[sink]
                 if server:
-                    _set_idle(_server_processes(pg_data) if pg_data else [], "idle" in name)
+                    set_idle(cluster_processes(pg_data) if pg_data else [], "idle" in name)
                 p99 = {}
                 order = (False, True) if round_no % 2 == 0 else (True, False)
                 for on in order:
