@@ -98,6 +98,8 @@ def test_no_config_quotes_btc_perpetual_with_the_demo_parameters() -> None:
         ({"journal": {"writer_priority": "high"}}, "journal.writer_priority"),
         ({"run": {"gc_young_threshold": -1}}, "run"),
         ({"run": {"busy_poll": "yes"}}, "run.busy_poll"),
+        ({"run": {"cpu": -1}}, "run"),
+        ({"run": {"cpu": "zero"}}, "run.cpu"),
     ],
 )  # fmt: skip
 def test_bad_fields_are_named(data: dict[str, Any], path: str) -> None:

@@ -9,6 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from thalex_mm.app.run_stats import INSTRUMENT_KEYS, RUN_KEYS
 from thalex_mm.domain import Side
 from thalex_mm.exchange.local import LocalExchange
@@ -95,3 +97,56 @@ async def test_bad_config_field_fails_at_start_naming_it(tmp_path: Path) -> None
     assert len(lines) == 1, lines
     assert "instruments[0].risk.max_postion" in lines[0]
     assert "Traceback" not in stderr.decode() and stdout == b""
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == str(pid):  # after "(comm)": state, ppid, ...
+            found.append(int(stat.parent.name))
+    return found
+
+
+async def test_run_cpu_puts_the_loop_on_its_core_and_the_writer_elsewhere(tmp_path: Path) -> None:
+    """``run.cpu`` with busy polling: the engine's loop on that CPU, the journal writer
+    process on the others (inherited, it would starve at SCHED_IDLE on a busy-polled core)."""
+    allowed = os.sched_getaffinity(0)
+    if len(allowed) < 2:
+        pytest.skip("needs two CPUs to give the loop one of its own")
+    cpu = max(allowed)
+    cfg = tmp_path / "pinned.toml"
+    cfg.write_text(f"[run]\ncpu = {cpu}\nbusy_poll = true\n")
+    proc = await _spawn("--config", str(cfg), "--duration", "6", cwd=tmp_path)
+    try:
+        writer: list[int] = []
+
+        def writer_started() -> bool:
+            writer[:] = [
+                child for child in _children(proc.pid)
+                if b"writer_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+            ]  # fmt: skip
+            return bool(writer) and os.sched_getaffinity(writer[0]) == allowed - {cpu}
+
+        await wait_until(writer_started, 30.0, "the writer process to run on the other CPUs")
+        assert os.sched_getaffinity(proc.pid) == {cpu}  # the event loop's thread
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, stderr.decode()[-2000:]
+    assert "run summary:" in stdout.decode()
+
+
+async def test_run_cpu_outside_the_allowed_set_fails_at_start_naming_it(tmp_path: Path) -> None:
+    cfg = tmp_path / "pinned.toml"
+    cfg.write_text("[run]\ncpu = 4095\n")
+    proc = await _spawn("--config", str(cfg), "--duration", "5", cwd=tmp_path)
+    _, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2
+    assert "run.cpu = 4095 is not one of the CPUs" in stderr.decode()
+    assert "Traceback" not in stderr.decode()

@@ -18,6 +18,7 @@ from typing import Any, TextIO, TypeVar
 
 from thalex_mm.app.journaling import TradeJournal
 from thalex_mm.app.logs import QueueLogging
+from thalex_mm.app.placement import event_loop_on
 from thalex_mm.app.run_stats import format_summary
 from thalex_mm.app.runner import STRATEGY, Runner
 from thalex_mm.app.settings import (
@@ -126,8 +127,12 @@ def run_command(opts: RunOptions, out: TextIO | None = None) -> int:
     stream = out if out is not None else sys.stdout
     cfg = effective_config(opts)
     target = None if uses_inprocess_exchange(cfg) else resolve_target(cfg, opts.allow_production)
-    with QueueLogging(verbose=opts.verbose):
-        summary = _run_loop(lambda: _main(cfg, target, stream))
+    writer_needs_cpu = cfg.run.busy_poll and cfg.journal.enabled and cfg.journal.writer == "process"
+    with (
+        QueueLogging(verbose=opts.verbose),
+        event_loop_on(cfg.run.cpu, needs_helper_cpu=writer_needs_cpu) as helper_cpus,
+    ):
+        summary = _run_loop(lambda: _main(cfg, target, stream, helper_cpus))
     stream.write(format_summary(summary) + "\n")
     stream.flush()
     if opts.summary_json is not None:
@@ -139,7 +144,10 @@ def run_command(opts: RunOptions, out: TextIO | None = None) -> int:
 
 
 async def _main(
-    cfg: AppConfig, target: tuple[Endpoint, Credentials] | None, out: TextIO
+    cfg: AppConfig,
+    target: tuple[Endpoint, Credentials] | None,
+    out: TextIO,
+    helper_cpus: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     exchange: Any = None
     if target is None:
@@ -166,7 +174,7 @@ async def _main(
             Network.PRODUCTION: "THALEX PRODUCTION - LIVE, REAL MONEY",
         }[endpoint.network]
     try:
-        journal, start = _open_journal(cfg)
+        journal, start = _open_journal(cfg, helper_cpus)
         summary: dict[str, Any] | None = None
         try:
             summary = await _run(
@@ -191,8 +199,9 @@ class JournalStart:
     earlier_runs: int = 0  # runs of this strategy already in the journal
 
 
-def _open_journal(cfg: AppConfig) -> tuple[Any, JournalStart]:
-    """Open (and recover) the journal, then read what the restarted engine must not repeat."""
+def _open_journal(cfg: AppConfig, writer_cpus: tuple[int, ...] = ()) -> tuple[Any, JournalStart]:
+    """Open (and recover) the journal, then read what the restarted engine must not repeat;
+    a writer process runs on ``writer_cpus`` (the CPUs ``run.cpu`` left; () anywhere)."""
     if not cfg.journal.enabled:
         return None, JournalStart()
     from thalex_mm.journal import JournalError, open_journal  # noqa: PLC0415
@@ -202,6 +211,7 @@ def _open_journal(cfg: AppConfig) -> tuple[Any, JournalStart]:
         "writer": j.writer,
         "writer_priority": j.writer_priority,
         "market_interval_ms": j.market_interval_ms,
+        "writer_cpus": writer_cpus,
     }
     if j.segment_dir is not None:
         overrides["segment_dir"] = j.segment_dir

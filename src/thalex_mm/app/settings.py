@@ -88,8 +88,13 @@ class RunSettings:
     # keep the event loop polling instead of sleeping between frames (app/polling.py):
     # lower tick-to-order latency for one core at 100 %; only with a core to spare
     busy_poll: bool = False
+    # pin the event loop to this CPU; the journal writer process runs on the other CPUs
+    # (app/placement.py). None: the OS places everything
+    cpu: int | None = None
 
     def __post_init__(self) -> None:
+        if self.cpu is not None and not (0 <= self.cpu < 4096):
+            raise ValueError(f"run.cpu must be a CPU number (0, 1, ...), got {self.cpu!r}")
         if self.duration_s is not None and not (0 < self.duration_s < math.inf):
             raise ValueError(f"run.duration_s must be positive, got {self.duration_s!r}")
         if not (0 < self.status_interval_s < math.inf):

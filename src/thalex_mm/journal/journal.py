@@ -181,6 +181,7 @@ class Journal:
                 "interval_s": s.drain_interval_ms / 1e3,
                 "final_drain_s": s.final_drain_s,
                 "priority": s.writer_priority,
+                "cpus": list(s.writer_cpus),
             }
             self._writer = WriterProcess(settings, self._lock_fd)
         self._writer.start()

@@ -32,6 +32,10 @@ class JournalSettings:
     # idle ~30 us (noise ~30 us). Under full CPU load an idle writer falls behind and the
     # back-pressure policy applies. "normal": the default scheduler class.
     writer_priority: Literal["idle", "normal"] = "idle"
+    # The CPUs the writer process may run on (Linux); empty: wherever the engine may. With the
+    # event loop on a core of its own (run.cpu), the writer goes to the other cores: an idle
+    # writer on a busy-polled core would get almost no CPU, and would preempt the loop.
+    writer_cpus: tuple[int, ...] = ()
     # fsync the active segment this often (0 = leave it to the kernel's writeback, ~30 s).
     fsync_interval_ms: float = 0.0
     batch: int = 128
@@ -59,10 +63,16 @@ class JournalSettings:
             settings = replace(settings, segment_dir=db.parent / f"{db.stem}-segments")
         if "segment_dir" in overrides:
             overrides["segment_dir"] = Path(overrides["segment_dir"])
+        if "writer_cpus" in overrides:
+            overrides["writer_cpus"] = tuple(overrides["writer_cpus"])
         settings = replace(settings, **overrides)
         if settings.writer not in ("thread", "process", "none"):
             raise UserError(
                 f"journal writer must be 'process', 'thread' or 'none', not {settings.writer!r}"
+            )
+        if any(not isinstance(cpu, int) or cpu < 0 for cpu in settings.writer_cpus):
+            raise UserError(
+                f"journal writer_cpus must be CPU numbers, not {list(settings.writer_cpus)!r}"
             )
         if settings.writer_priority not in ("idle", "normal"):
             raise UserError(

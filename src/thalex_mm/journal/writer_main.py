@@ -49,11 +49,25 @@ def lower_priority() -> bool:
     return True
 
 
+def place(cpus: object) -> bool:
+    """Run on ``cpus`` (a list of CPU numbers; empty: leave the inherited affinity). False
+    when the OS refused or has no affinity call: the writer still works, wherever it runs."""
+    if not isinstance(cpus, list) or not cpus or not hasattr(os, "sched_setaffinity"):
+        return False
+    try:
+        os.sched_setaffinity(0, {int(cpu) for cpu in cpus})
+    except (OSError, ValueError):
+        log.warning("journal writer: cannot run on CPUs %s; staying where it started", cpus)
+        return False
+    return True
+
+
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="journal-writer %(levelname)s %(message)s")
     lock_fd = int(argv[0])  # inherited: keeps the directory locked until we are done
     stdin_fd = sys.stdin.fileno()
     settings, pending = _read_settings(stdin_fd)
+    place(settings.get("cpus"))
     if settings.get("priority", "idle") == "idle":
         lower_priority()
     directory = Path(str(settings["directory"]))
