@@ -99,3 +99,24 @@ def set_idle(pids: list[int], idle: bool) -> None:
     for pid in pids:
         with contextlib.suppress(OSError):
             os.sched_setscheduler(pid, policy, os.sched_param(0))
+
+
+def place(pids: list[int], cpus: set[int]) -> None:
+    """Run ``pids`` on ``cpus`` (best effort: a process may have exited meanwhile)."""
+    if not hasattr(os, "sched_setaffinity"):  # pragma: no cover - non-Linux
+        return
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(pid, cpus)
+
+
+def own_core_split() -> tuple[int, set[int]] | None:
+    """(the event loop's CPU, the CPUs for everything else), or None with fewer than two:
+    the split ``run.cpu`` makes, for benchmarks of the engine on a core of its own."""
+    if not hasattr(os, "sched_getaffinity"):  # pragma: no cover - non-Linux
+        return None
+    allowed = os.sched_getaffinity(0)
+    if len(allowed) < 2:
+        return None
+    loop_cpu = min(allowed)
+    return loop_cpu, allowed - {loop_cpu}
