@@ -78,6 +78,19 @@ def test_order_update_writes_the_update_and_each_fill() -> None:
     assert rec.maker_taker == "maker"
 
 
+def test_replayed_fills_are_one_frame_and_none_is_nothing() -> None:
+    bridge, fake = _bridge()
+    fills = [ev.Fill(f"t{i}", Side.SELL, 30_000 + i, 1, False, 0.5) for i in range(3)]
+    bridge.replayed_fills(SPEC.name, fills, now_ns=11, position_lots=-3)
+    bridge.replayed_fills(SPEC.name, [], now_ns=12, position_lots=-3)
+    assert fake.batches == [3]  # one append_batch for the replay; an empty one writes nothing
+    assert [r.trade_id for r in fake.records] == ["t0", "t1", "t2"]
+    first = fake.records[0]
+    assert (first.order_id, first.client_order_id, first.side) == ("", None, -1)
+    assert (first.price, first.fee, first.position_after) == (3000.0, 0.5, -0.03)
+    assert first.maker_taker == "taker" and first.ts_ns == 11
+
+
 def test_decisions_become_quote_and_risk_records() -> None:
     bridge, fake = _bridge()
     report = act.QuoteReport(

@@ -109,7 +109,7 @@ def test_bridge_leaves_fills_to_the_trade_history() -> None:
         (fill,),
     )  # fmt: skip
     bridge.order_update(update, 3)
-    bridge.fill(SPEC.name, "O1", 5, fill, now_ns=8, position_lots=3)
+    bridge.replayed_fills(SPEC.name, [fill], now_ns=8, position_lots=3)
     assert [type(r) for r in fake.records] == [OrderUpdate]
     bridge.fills_from_trades = False  # a runner without the trade history: the feed's fills
     bridge.order_update(update, 3)

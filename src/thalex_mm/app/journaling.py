@@ -155,24 +155,22 @@ class JournalBridge:
             )  # fmt: skip
         self.journal.append_batch(records)
 
-    def fill(
-        self,
-        instrument: str,
-        order_id: str,
-        client_order_id: int | None,
-        f: ev.Fill,
-        *,
-        now_ns: int,
-        position_lots: int,
+    def replayed_fills(
+        self, instrument: str, fills: Sequence[ev.Fill], *, now_ns: int, position_lots: int
     ) -> None:
-        if self.fills_from_trades:
+        """The new fills of a replay (resync, trade history on the feed) as one batch; their
+        order is not known here, so ``order_id`` is empty and the client id None."""
+        if self.fills_from_trades or not fills:
             return
-        self.journal.append(
-            self._fill_record(
-                self.specs[instrument], instrument, order_id, client_order_id, f,
-                now_ns=now_ns, position_lots=position_lots,
-            )
-        )  # fmt: skip
+        spec = self.specs[instrument]
+        self.journal.append_batch(
+            [
+                self._fill_record(
+                    spec, instrument, "", None, f, now_ns=now_ns, position_lots=position_lots
+                )
+                for f in fills
+            ]
+        )
 
     def _fill_record(
         self,

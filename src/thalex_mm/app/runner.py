@@ -253,14 +253,13 @@ class Runner:
             return
         inst = engine.instruments[e.instrument]
         mid = inst.market.mid()
-        for f in e.fills:
-            if stats.new_fill(f.trade_id):
-                st.on_fill(f, mid)
-                if self.bridge is not None:
-                    self.bridge.fill(
-                        e.instrument, "", None, f,
-                        now_ns=e.now_ns, position_lots=inst.position.lots,
-                    )  # fmt: skip
+        new = [f for f in e.fills if stats.new_fill(f.trade_id)]
+        for f in new:
+            st.on_fill(f, mid)
+        if self.bridge is not None:
+            self.bridge.replayed_fills(
+                e.instrument, new, now_ns=e.now_ns, position_lots=inst.position.lots
+            )
         st.on_position(inst.position.lots)
 
     def _on_rejected(self, e: ev.ActionRejected, engine: Engine, stats: RunStats) -> None:
