@@ -202,3 +202,33 @@ def read_header_bytes(data: bytes) -> int:
     header = read_header(mm)
     assert header is not None
     return header.number
+
+
+def _segment_ending_in(size: int, tail: bytes) -> mmap.mmap:
+    """An anonymous mapping: one frame from HEADER_SIZE up to ``size - len(tail)``, then
+    ``tail`` in the last bytes (the producer seals a segment wherever its frames end)."""
+    import struct  # noqa: PLC0415
+    import zlib  # noqa: PLC0415
+
+    mm = mmap.mmap(-1, size)
+    body_len = size - len(tail) - HEADER_SIZE - FRAME_HEADER
+    body = struct.pack("<Q", 7) + bytes(range(256)) * (body_len // 256) + bytes(body_len % 256)
+    body = body[:body_len]
+    mm[HEADER_SIZE : HEADER_SIZE + FRAME_HEADER] = struct.pack("<II", body_len, zlib.crc32(body))
+    mm[HEADER_SIZE + FRAME_HEADER : size - len(tail)] = body
+    mm[size - len(tail) :] = tail
+    return mm
+
+
+def test_a_seal_in_the_last_four_bytes_reads_as_sealed_not_torn() -> None:
+    """The producer's frames can end exactly 4 bytes short of the segment's end; its seal
+    fills them. The scan must call that sealed (it used to say torn and log a warning)."""
+    scan = Scan(HEADER_SIZE)
+    sealed = _segment_ending_in(4096, b"\xff\xff\xff\xff")
+    assert [seq for seq, _ in scan_frames(sealed, HEADER_SIZE, 4096, scan)] == [7]
+    assert (scan.end, scan.offset) == (ScanEnd.SEALED, 4092)
+    # nothing written there yet: empty; a length that cannot be a frame: torn
+    for tail, end in ((bytes(4), ScanEnd.EMPTY), (b"\x10\x00\x00\x00", ScanEnd.TORN)):
+        scan = Scan(HEADER_SIZE)
+        assert len(list(scan_frames(_segment_ending_in(4096, tail), HEADER_SIZE, 4096, scan))) == 1
+        assert scan.end is end

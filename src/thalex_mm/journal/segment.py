@@ -43,8 +43,8 @@ RUN_ID_SIZE: Final = 32
 MAX_SEGMENT_SIZE: Final = 1 << 32  # positions pack (segment, offset) into one u64
 
 _HEADER = struct.Struct("<8sII Q 32s")
-_FRAME = struct.Struct("<II")
 _SEQ = struct.Struct("<Q")
+_U32 = struct.Struct("<I")
 _NAME_RE: Final = re.compile(r"^seg-(\d{12})\.jseg$")
 
 
@@ -177,16 +177,21 @@ def scan_frames(
     scan.offset = start
     count = 0
     while offset < limit and count < max_frames:
-        if offset + FRAME_HEADER > size:
+        if offset + 4 > size:
             scan.end = ScanEnd.TORN
             return
-        body_len, crc = _FRAME.unpack_from(mm, offset)
+        # the length first: a seal may sit in a segment's last 4 bytes, where no header fits
+        (body_len,) = _U32.unpack_from(mm, offset)
         if body_len == 0:
             scan.end = ScanEnd.EMPTY
             return
         if body_len == SEAL:
             scan.end = ScanEnd.SEALED
             return
+        if offset + FRAME_HEADER > size:
+            scan.end = ScanEnd.TORN
+            return
+        crc: int = _U32.unpack_from(mm, offset + 4)[0]
         body_end = offset + FRAME_HEADER + body_len
         if body_len < SEQ_SIZE or body_end > size:
             scan.end = ScanEnd.TORN
