@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gc
+import platform
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -56,3 +59,37 @@ def test_zero_leaves_python_defaults_alone() -> None:
     assert not heap.settled and gc.get_threshold() == before and gc.get_freeze_count() == 0
     heap.restore()
     assert gc.get_threshold() == before
+
+
+_PROBE = """
+import ctypes, sys
+from thalex_mm.app.heap import set_malloc_mmap_threshold
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+applied = set_malloc_mmap_threshold(int(sys.argv[1]))
+before = libc.mallinfo2().hblks
+# 20 blocks under glibc's 128 KiB starting threshold: more than the heap has free, so
+# glibc must either grow the heap or map them (it maps only what the heap cannot serve)
+blocks = [bytearray(120_000) for _ in range(20)]
+print(applied, libc.mallinfo2().hblks - before)
+"""
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+    reason="mallopt thresholds are glibc's",
+)
+def test_the_mmap_threshold_gives_large_blocks_their_own_mapping() -> None:
+    def probe(size: int) -> str:
+        out = subprocess.run(
+            [sys.executable, "-c", _PROBE, str(size)], capture_output=True, text=True, check=True
+        )
+        return out.stdout.split()  # type: ignore[return-value]
+
+    applied, mapped = probe(64 * 1024)
+    assert applied == "True" and int(mapped) >= 15  # each a mapping of its own
+    assert probe(0) == ["False", "0"]  # glibc's default: the heap grows for them

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from thalex_mm.app.settings import config_from_data
 from thalex_mm.core import actions as act
 from thalex_mm.core.actions import TradingState
@@ -248,3 +250,26 @@ async def test_busy_poll_runs_a_polling_task_for_the_run_only() -> None:
         assert busy > 0.5, f"the process used {busy:.0%} of a core while busy-polling"
         await stop_runner(runner, task)
         assert polling() == []
+
+
+async def test_the_run_sets_the_malloc_mmap_threshold_from_the_config(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``run.malloc_mmap_threshold_kb`` reaches glibc's mallopt at the start of a run (the
+    call itself is tested in tests/app/test_heap.py); 64 KiB by default, 0 leaves it."""
+    import thalex_mm.app.runner as runner_module  # noqa: PLC0415
+
+    sizes: list[int] = []
+    monkeypatch.setattr(runner_module, "set_malloc_mmap_threshold", sizes.append)
+    instrument = {"name": BTC, "risk": {"max_position": 0.01}}
+    for kb in (None, 0):
+        run = {} if kb is None else {"malloc_mmap_threshold_kb": kb}
+        cfg = config_from_data({"run": run, "instruments": [instrument]})
+        async with LocalExchange(exchange_config()) as ex:
+            runner, task, _ = start_runner(ex, cfg)
+            await wait_until(lambda: bool(sizes), 5.0, "the run to start")
+            await stop_runner(runner, task)
+        if kb is None:
+            assert sizes == [64 * 1024]
+            sizes.clear()
+    assert sizes == [0]

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from thalex_mm.app.engine_setup import EngineSetupError, engine_config, missing_instrument
-from thalex_mm.app.heap import HeapSettings
+from thalex_mm.app.heap import HeapSettings, set_malloc_mmap_threshold
 from thalex_mm.app.journaling import JournalBridge
 from thalex_mm.app.polling import keep_polling
 from thalex_mm.app.reporting import RunFacts, run_summary, status_line
@@ -105,6 +105,7 @@ class Runner:
         self.started_at = time.time()
         self._t0 = time.monotonic()
         self._debug = log.isEnabledFor(logging.DEBUG)
+        set_malloc_mmap_threshold(self.config.run.malloc_mmap_threshold_kb * 1024)
         try:
             await self.client.start()
         except VenueError as exc:

@@ -88,11 +88,17 @@ class RunSettings:
     # keep the event loop polling instead of sleeping between frames (app/polling.py):
     # lower tick-to-order latency for one core at 100 %; only with a core to spare
     busy_poll: bool = False
+    # glibc: blocks of this many KiB or more get their own mapping, freed back to the OS, at
+    # a fixed threshold (app/heap.py): without it the heap grows in ~0.3 MB steps from
+    # large socket buffers while the memory in use is flat; 0: glibc's sliding default
+    malloc_mmap_threshold_kb: int = 64
     # pin the event loop to this CPU; the journal writer process runs on the other CPUs
     # (app/placement.py). None: the OS places everything
     cpu: int | None = None
 
     def __post_init__(self) -> None:
+        if not (0 <= self.malloc_mmap_threshold_kb <= 32768):
+            raise ValueError("run.malloc_mmap_threshold_kb must be 0..32768 (0: glibc's default)")
         if self.cpu is not None and not (0 <= self.cpu < 4096):
             raise ValueError(f"run.cpu must be a CPU number (0, 1, ...), got {self.cpu!r}")
         if self.duration_s is not None and not (0 < self.duration_s < math.inf):
