@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import types
 from collections.abc import Iterator
@@ -53,6 +54,7 @@ def test_hot_objects_are_slotted() -> None:
 
 SOURCE = """
 import logging
+import math
 log = logging.getLogger(__name__)
 
 class Reader:
@@ -116,6 +118,41 @@ def test_growth_after_the_memories_fill_uses_only_the_later_samples() -> None:
     assert memory.growth_after(samples, 280.0) is None  # under a minute left: no figure
     whole = memory._median_and_slope(samples)[1]
     assert whole > 0.5  # the whole window still shows the fill-up
+
+
+def _session(seconds: int, leak_mb_per_min: float) -> dict[str, object]:
+    """A fake 100-instrument session: 1 MB/min of warm-up for 4 minutes, then the leak."""
+    anon = [
+        (float(t), 50.0 + min(t, 240) / 60.0 + max(t - 240, 0) * leak_mb_per_min / 60.0)
+        for t in range(seconds + 1)
+    ]
+    return {"rss": anon, "rss_anon": anon, "memories_full_s": 125.0}
+
+
+@pytest.mark.parametrize(
+    ("seconds", "leak", "expected", "check"),
+    [
+        (480, 0.0, 0.0, "pass"),  # warm-up then flat
+        (480, 0.3, 0.3, "FAIL"),  # a planted leak after the warm-up
+        (10, 0.0, None, ""),  # a quick run is too short: NaN, no verdict
+    ],
+)
+def test_the_flat_check_reads_only_after_the_warmup(
+    monkeypatch: pytest.MonkeyPatch, seconds: int, leak: float, expected: float | None, check: str
+) -> None:
+    from thalex_mm.bench import runner  # noqa: PLC0415
+
+    fake = _session(seconds, leak)
+    monkeypatch.setattr(memory, "cached_session", lambda opts: fake)
+    out = memory.run(quick=seconds < 60)
+    value = out["rss_growth_mb_per_min_after_warmup"]
+    assert isinstance(value, float)
+    if expected is None:
+        assert math.isnan(value)
+    else:
+        assert value == pytest.approx(expected, abs=1e-3)
+    assert out["rss_growth_mb_per_min"] > 0.3  # the whole window still shows the warm-up
+    assert runner.verdict("rss_growth_mb_per_min_after_warmup", value) == check
 
 
 def test_fill_memories_count_as_full_only_when_both_are(monkeypatch) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+import tracemalloc
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -101,6 +102,29 @@ def test_sample_store_keeps_phases_and_drops_beyond_capacity() -> None:
         store.add(phase, i * 10)
     assert store.by_phase() == {"a": [0, 20], "b": [10, 40], "c": [30]}
     assert store.count == 5 and store.overflow == 2
+
+
+def test_series_store_keeps_pairs_in_order_and_drops_beyond_capacity() -> None:
+    store = sampling.SeriesStore(capacity=3)
+    for i in range(5):
+        store.add(i * 0.5, 100.0 + i)
+    assert store.pairs() == [(0.0, 100.0), (0.5, 101.0), (1.0, 102.0)]
+    assert store.count == 3 and store.overflow == 2
+
+
+def test_series_store_adds_without_allocating() -> None:
+    """The memory benchmark's own samples must not read as the engine's growth."""
+    store = sampling.SeriesStore(capacity=20_000)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(20_000):
+            store.add(i * 1.0, 50.0 + i * 1e-3)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert store.count == 20_000
+    assert grown < 4096  # a list of 20,000 tuples would be ~2 MB
 
 
 def test_journal_phases_alternate_in_abba_order() -> None:

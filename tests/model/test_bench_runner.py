@@ -63,6 +63,7 @@ def test_budget_verdicts_and_merge(monkeypatch: pytest.MonkeyPatch) -> None:
     assert runner.verdict("rate", 150) == "pass"
     assert runner.verdict("rate", 50) == "FAIL"
     assert runner.verdict("rate", "n/a") == ""
+    assert runner.verdict("rate", float("nan")) == ""  # too short a run to measure
     assert runner.verdict("unknown_metric", 1.0) == ""
     a = runner.ModuleResult("a", {"m": 1, "k": 2})
     b = runner.ModuleResult("b", {"m": 3})

@@ -44,6 +44,7 @@ from thalex_mm.bench.sampling import (
     CountingStream,
     LagRecorder,
     SampleStore,
+    SeriesStore,
     memory_mb,
     percentile,
 )
@@ -67,7 +68,7 @@ def hundred_instruments(quick: bool) -> SessionOptions:
     """The shared 100-instrument, 10,000 msg/s session (journal alternating on/off)."""
     if quick:
         return SessionOptions(instruments=100, warmup_s=1.5, measure_s=10.0, ab_phases=6)
-    return SessionOptions(instruments=100, warmup_s=10.0, measure_s=300.0, ab_phases=10)
+    return SessionOptions(instruments=100, warmup_s=10.0, measure_s=480.0, ab_phases=10)
 
 
 def cached_session(opts: SessionOptions) -> dict[str, Any]:
@@ -243,10 +244,10 @@ async def _session(
         out["settle_s"] = await _wait_two_sided(runner, ex, names)
         await asyncio.sleep(opts.warmup_s)
         bridge = runner.bridge
-        rss: list[tuple[float, float]] = []
-        anon: list[tuple[float, float]] = []
+        capacity = int(opts.measure_s / min(_SAMPLE_S, opts.rss_every_s)) + opts.ab_phases + 5
+        rss, anon = SeriesStore(capacity), SeriesStore(capacity)  # not growing while watched
         memories_full_s: float | None = None  # when the bounded fill-key memories filled
-        live_all: list[bool] = []
+        samples = all_live = 0
         live_pairs = sync_pairs = total_pairs = 0
         ages = SampleStore(int(opts.measure_s + opts.ab_phases + 5) * len(names))
         phases = opts.ab_phases if journal is not None else 0
@@ -265,13 +266,14 @@ async def _session(
                 runner.journal = journal if on else None
                 lag.phase = f"{'on' if on else 'off'}{index // 2}" if phases else "measure"
             mem = memory_mb()
-            rss.append((now - t0, mem.get("VmRSS", -1.0)))
-            anon.append((now - t0, mem.get("RssAnon", -1.0)))
+            rss.add(now - t0, mem.get("VmRSS", -1.0))
+            anon.add(now - t0, mem.get("RssAnon", -1.0))
             if memories_full_s is None and _fill_memories_full(runner):
                 memories_full_s = now - t0
             stats = await loop.run_in_executor(None, ex.stats)
             state = quote_state(runner, names, stats["quotes"], time.time_ns())
-            live_all.append(all(live for live, _, _ in state))
+            samples += 1
+            all_live += all(live for live, _, _ in state)
             live_pairs += sum(live for live, _, _ in state)
             sync_pairs += sum(sync for _, sync, _ in state)
             total_pairs += len(state)
@@ -300,15 +302,15 @@ async def _session(
             lag=lag.summary_us(),
             lag_phases={p: lag.summary_us([p]) for p in lag.late.phases},
             lag_overflow=lag.late.overflow,
-            rss=rss,
-            rss_anon=anon,
+            rss=rss.pairs(),
+            rss_anon=anon.pairs(),
             memories_full_s=memories_full_s,
-            quotes_all_live_pct=100.0 * sum(live_all) / max(len(live_all), 1),
+            quotes_all_live_pct=100.0 * all_live / max(samples, 1),
             quotes_live_pct=100.0 * live_pairs / max(total_pairs, 1),
             quotes_in_sync_pct=100.0 * sync_pairs / max(total_pairs, 1),
             quote_sent_age_ms_p50=percentile(ages.values[: ages.count], 50),
             quote_sent_age_ms_p99=percentile(ages.values[: ages.count], 99),
-            samples=len(live_all),
+            samples=samples,
             log_bytes=stream.bytes - bytes0,
             log_lines=stream.lines - lines0,
             throttle_errors=runner.client.protocol.stats.throttle_errors,

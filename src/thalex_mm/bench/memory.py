@@ -9,17 +9,23 @@ local exchange in another process, SQLite journal on), so the RSS is the engine'
   with the ``sustained`` benchmark when both run). ``rss_anon_*``: the anonymous part only
   (VmRSS also holds the touched pages of the journal's memory-mapped segment).
 - ``rss_growth_mb_per_min``: least-squares slope of the engine's anonymous memory (RssAnon:
-  heap and arenas) over that session's window after warm-up (1 s samples; 5 minutes in a
-  full run; a 10 s quick run is only indicative). Budget <= 1 MB/min: a leak of one small
-  object per market message would show as ~10+. VmRSS itself also counts the journal's
-  memory-mapped segment (32 MiB, file-backed) as it fills, which rises ~7 MB/min at this
-  load and falls back at each segment rotation: ``rss_total_growth_mb_per_min``.
+  heap and arenas) over that session's whole window (1 s samples; 8 minutes in a full run; a
+  10 s quick run is only indicative). Budget <= 1 MB/min: a leak of one small object per
+  market message would show as ~10+. VmRSS itself also counts the journal's memory-mapped
+  segment (32 MiB, file-backed) as it fills, which rises ~7 MB/min at this load and falls
+  back at each segment rotation: ``rss_total_growth_mb_per_min``.
 - ``rss_fill_memories_full_s``: when, in that window, the engine's and the run statistics'
   bounded fill-key memories (``core/trade_ids.py``, 4,096 keys each) were full; until then
   memory grows by design (a few MB at ~30 fills/s). ``rss_growth_mb_per_min_after_full``: the
-  slope after that moment (NaN when less than a minute of the window is left). For a longer
-  look, ``python -m thalex_mm.bench.memory --minutes 12`` runs one session and prints the
-  growth before and after the memories filled.
+  slope after that moment (NaN when less than a minute of the window is left).
+- ``rss_growth_mb_per_min_after_warmup``: the slope over the window's last part, from
+  ``WARMUP_S`` (4 minutes) on: by then the fill memories are full and the allocator has
+  reached its working size (in 12-40 minute sessions the heap stopped growing by minute 4).
+  This is the "flat" check, budget <= 0.1 MB/min (6 MB an hour; a leak of 60 bytes per
+  fill at ~30 fills/s would read 0.1). NaN in a quick run. The session's own samples are
+  kept in preallocated arrays so they do not count as growth. For a longer look,
+  ``python -m thalex_mm.bench.memory --minutes 40`` runs one session and prints the growth
+  before and after the memories filled and after the warm-up.
 - ``hot_classes_with_dict``: classes of per-event objects (core events, actions and
   decisions, venue wire Structs, journal records) whose instances carry a ``__dict__``;
   must be 0 (slots or msgspec Structs).
@@ -31,7 +37,7 @@ import enum
 import importlib
 import inspect
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from thalex_mm.bench.engine_load import (
     SessionOptions,
@@ -67,7 +73,7 @@ def classes_with_dict(module_names: Iterable[str] = HOT_MODULES) -> list[str]:
     return found
 
 
-def _median_and_slope(samples: list[list[float]]) -> tuple[float, float]:
+def _median_and_slope(samples: Sequence[Sequence[float]]) -> tuple[float, float]:
     """(median MB over the window, slope MB/min) from (seconds, MB) samples."""
     if not samples:
         return -1.0, 0.0
@@ -77,15 +83,19 @@ def _median_and_slope(samples: list[list[float]]) -> tuple[float, float]:
 
 
 MIN_AFTER_FULL_S = 60.0
+WARMUP_S = 240.0
+MIN_AFTER_WARMUP_S = 180.0
 
 
-def growth_after(samples: list[list[float]], start_s: float | None) -> float | None:
+def growth_after(
+    samples: Sequence[Sequence[float]], start_s: float | None, min_span_s: float = MIN_AFTER_FULL_S
+) -> float | None:
     """Slope (MB/min) of the samples from ``start_s`` on; None when there is no start or
-    less than ``MIN_AFTER_FULL_S`` of samples after it."""
+    less than ``min_span_s`` of samples after it."""
     if start_s is None:
         return None
     after = [sample for sample in samples if sample[0] >= start_s]
-    if len(after) < 2 or after[-1][0] - after[0][0] < MIN_AFTER_FULL_S:
+    if len(after) < 2 or after[-1][0] - after[0][0] < min_span_s:
         return None
     return _median_and_slope(after)[1]
 
@@ -106,6 +116,7 @@ def run(quick: bool) -> dict[str, float | int | str]:
     _, late_growth = _median_and_slope(late)
     full_s = hundred.get("memories_full_s")
     after_full = growth_after(anon, full_s)
+    after_warmup = growth_after(anon, WARMUP_S, MIN_AFTER_WARMUP_S)
     unslotted = classes_with_dict()
     out: dict[str, float | int | str] = {
         "rss_mb_1_instrument": round(rss_one, 1),
@@ -120,6 +131,9 @@ def run(quick: bool) -> dict[str, float | int | str]:
         "rss_fill_memories_full_s": round(full_s, 1) if full_s is not None else float("nan"),
         "rss_growth_mb_per_min_after_full": (
             round(after_full, 2) if after_full is not None else float("nan")
+        ),
+        "rss_growth_mb_per_min_after_warmup": (
+            round(after_warmup, 3) if after_warmup is not None else float("nan")
         ),
         "hot_classes_with_dict": len(unslotted),
     }
@@ -146,6 +160,9 @@ def long_run(minutes: float) -> None:
         print(f"  growth before: {_median_and_slope(before)[1]:.3f} MB/min")
         after = growth_after(anon, full_s)
         print(f"  growth after:  {'n/a' if after is None else f'{after:.3f} MB/min'}")
+    settled = growth_after(anon, WARMUP_S, MIN_AFTER_WARMUP_S)
+    shown = "n/a" if settled is None else f"{settled:.3f} MB/min"
+    print(f"after the {WARMUP_S / 60:.0f}-minute warm-up: {shown}")
 
 
 if __name__ == "__main__":

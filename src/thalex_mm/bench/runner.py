@@ -9,6 +9,7 @@ reported as an error row; the others still run.
 from __future__ import annotations
 
 import importlib
+import math
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -53,6 +54,7 @@ BUDGETS: dict[str, Budget] = {
     "sustained_msgs_dropped": Budget(0, "msgs"),
     "loop_lag_added_us_p99": Budget(20.0, "us"),
     "rss_growth_mb_per_min": Budget(1.0, "MB/min"),
+    "rss_growth_mb_per_min_after_warmup": Budget(0.1, "MB/min"),
     "hot_classes_with_dict": Budget(0, "classes"),
     "log_bytes_per_10k_msgs": Budget(1024, "bytes"),
     "log_hot_path_calls": Budget(0, "calls"),
@@ -118,9 +120,10 @@ def merge_metrics(results: Iterable[ModuleResult]) -> Metrics:
 
 
 def verdict(metric: str, value: float | int | str) -> str:
-    """The check for one metric: pass, FAIL, or empty when it has no budget or is no number."""
+    """The check for one metric: pass, FAIL, or empty when it has no budget or is no number
+    (NaN included: a figure the run was too short to measure is not a failure)."""
     budget = BUDGETS.get(metric)
-    if budget is None or isinstance(value, (str, bool)):
+    if budget is None or isinstance(value, (str, bool)) or math.isnan(value):
         return ""
     return "pass" if budget.passes(float(value)) else "FAIL"
 
