@@ -67,7 +67,7 @@ class SessionOptions:
 def hundred_instruments(quick: bool) -> SessionOptions:
     """The shared 100-instrument, 10,000 msg/s session (journal alternating on/off)."""
     if quick:
-        return SessionOptions(instruments=100, warmup_s=1.5, measure_s=10.0, ab_phases=6)
+        return SessionOptions(instruments=100, warmup_s=1.5, measure_s=8.0, ab_phases=6)
     return SessionOptions(instruments=100, warmup_s=10.0, measure_s=480.0, ab_phases=10)
 
 

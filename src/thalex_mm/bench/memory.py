@@ -10,7 +10,7 @@ local exchange in another process, SQLite journal on), so the RSS is the engine'
   (VmRSS also holds the touched pages of the journal's memory-mapped segment).
 - ``rss_growth_mb_per_min``: least-squares slope of the engine's anonymous memory (RssAnon:
   heap and arenas) over that session's whole window (1 s samples; 8 minutes in a full run; a
-  10 s quick run is only indicative). Budget <= 1 MB/min: a leak of one small object per
+  8 s quick run is only indicative). Budget <= 1 MB/min: a leak of one small object per
   market message would show as ~10+. VmRSS itself also counts the journal's memory-mapped
   segment (32 MiB, file-backed) as it fills, which rises ~7 MB/min at this load and falls
   back at each segment rotation: ``rss_total_growth_mb_per_min``.

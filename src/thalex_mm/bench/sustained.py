@@ -3,7 +3,7 @@
 The Runner quotes 100 instruments (mass quotes, 2 levels a side) against the local exchange
 in its own process, publishing raw tickers and top-of-book at 10,000 msg/s in aggregate,
 for 8 minutes (at least the 5 asked for, and long enough for the memory benchmark's
-after-warm-up window; ``--quick``: 10 s). See ``engine_load`` for how each number is taken.
+after-warm-up window; ``--quick``: 8 s). See ``engine_load`` for how each number is taken.
 
 - ``sustained_md_msgs_per_s``: market messages the engine handled per second.
 - ``sustained_loop_lag_us_p99``: p99 lateness of a 1 ms asyncio ticker during the journal-on
