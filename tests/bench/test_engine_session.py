@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from thalex_mm.bench import sustained
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from thalex_mm.bench import engine_load, sustained
 from thalex_mm.bench.engine_load import SessionOptions, run_session
 from thalex_mm.bench.exchange_proc import DEFAULT_MARKET, ExchangeProcess
 
@@ -34,3 +39,20 @@ def test_short_session_counts_every_frame() -> None:
     assert set(result["lag_phases"]) == {"on0", "off0"}  # journal on, then off
     assert result["log_bytes"] >= 0
     assert any("logged in" in line for line in result["log_samples"])
+
+
+def test_a_failed_session_keeps_its_whole_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    stderr = "\n".join(f"log line {i}" for i in range(50)) + "\nRequestFailedError: boom"
+
+    def failed(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess(args, 1, stdout="", stderr=stderr)
+
+    monkeypatch.setattr(engine_load.subprocess, "run", failed)
+    with pytest.raises(RuntimeError, match="boom") as info:
+        run_session(SessionOptions(instruments=1, measure_s=1.0))
+    path = Path(str(info.value).rsplit("its whole output: ", 1)[1].rstrip(")"))
+    try:
+        kept = path.read_text(encoding="utf-8")
+        assert "log line 0\n" in kept and "boom" in kept  # all of it, not just the tail
+    finally:
+        path.unlink()

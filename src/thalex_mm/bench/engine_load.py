@@ -349,6 +349,15 @@ def child_main(options_json: str) -> None:
     print(json.dumps(result, default=str), flush=True)
 
 
+def _keep_session_output(stdout: str, stderr: str) -> str:
+    """Save a failed session's whole output (a 40-minute session's log is the only clue to
+    why it failed at the end); the file's path."""
+    fd, path = tempfile.mkstemp(prefix="thalex-mm-bench-session-", suffix=".log")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(f"--- stderr ---\n{stderr}\n--- stdout ---\n{stdout}\n")
+    return path
+
+
 def run_session(opts: SessionOptions) -> dict[str, Any]:
     """Run one session in a fresh child process; its result dict."""
     code = "import sys; from thalex_mm.bench.engine_load import child_main; child_main(sys.argv[1])"
@@ -364,6 +373,10 @@ def run_session(opts: SessionOptions) -> dict[str, Any]:
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        raise RuntimeError(f"engine session failed (exit {done.returncode}): {' | '.join(tail)}")
+        kept = _keep_session_output(done.stdout, done.stderr)
+        raise RuntimeError(
+            f"engine session failed (exit {done.returncode}): {' | '.join(tail)}"
+            f" (its whole output: {kept})"
+        )
     result: dict[str, Any] = json.loads(lines[-1])
     return result
