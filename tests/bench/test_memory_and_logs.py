@@ -54,7 +54,6 @@ def test_hot_objects_are_slotted() -> None:
 
 SOURCE = """
 import logging
-import math
 log = logging.getLogger(__name__)
 
 class Reader:

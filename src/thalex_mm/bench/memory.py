@@ -9,7 +9,7 @@ local exchange in another process, SQLite journal on), so the RSS is the engine'
   with the ``sustained`` benchmark when both run). ``rss_anon_*``: the anonymous part only
   (VmRSS also holds the touched pages of the journal's memory-mapped segment).
 - ``rss_growth_mb_per_min``: least-squares slope of the engine's anonymous memory (RssAnon:
-  heap and arenas) over that session's whole window (1 s samples; 8 minutes in a full run; a
+  heap and arenas) over that session's whole window (1 s samples; 8 minutes in a full run; an
   8 s quick run is only indicative). Budget <= 1 MB/min: a leak of one small object per
   market message would show as ~10+. VmRSS itself also counts the journal's memory-mapped
   segment (32 MiB, file-backed) as it fills, which rises ~7 MB/min at this load and falls
@@ -19,8 +19,9 @@ local exchange in another process, SQLite journal on), so the RSS is the engine'
   memory grows by design (a few MB at ~30 fills/s). ``rss_growth_mb_per_min_after_full``: the
   slope after that moment (NaN when less than a minute of the window is left).
 - ``rss_growth_mb_per_min_after_warmup``: the slope over the window's last part, from
-  ``WARMUP_S`` (4 minutes) on: by then the fill memories are full and the allocator has
-  reached its working size (in 12-40 minute sessions the heap stopped growing by minute 4).
+  ``WARMUP_S`` (4 minutes) on: by then the fill memories are full, and on the Xeon host the
+  heap had stopped growing (minute 3.5); on the AMD host it still rose until about minute 7,
+  which this window includes.
   This is the "flat" check, budget <= 0.1 MB/min (6 MB an hour; a leak of 60 bytes per
   fill at ~30 fills/s would read 0.1). NaN in a quick run. The session's own samples are
   kept in preallocated arrays so they do not count as growth. For a longer look,
