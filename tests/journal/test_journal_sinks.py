@@ -18,7 +18,8 @@ from thalex_mm.journal.query import (
     recent_client_order_ids,
 )
 from thalex_mm.journal.records import TABLE_OF, Fill, MarketSnapshot
-from thalex_mm.journal.schema import TABLES
+from thalex_mm.journal.schema import TABLES, row_values
+from thalex_mm.journal.sinks.postgres import PostgresSink
 from thalex_mm.journal.sinks.sqlite import SqliteSink
 
 from .helpers import count, execute, sample_records
@@ -304,3 +305,51 @@ def test_fsync_interval_syncs_the_active_segment(tmp_path: Path, monkeypatch):
         time.sleep(0.01)
     journal.close()
     assert len(synced) >= 2  # segment and directory, with SQLite's own fsyncs switched off
+
+
+def test_whole_numbers_in_float_fields_are_stored_as_floats(sink_url: str, tmp_path: Path):
+    # Structs built in Python are not validated: an int can sit in a float field. The
+    # PostgreSQL sink's duplicate path sends a batch as one array per column, and a list of
+    # mixed ints and floats cannot be sent as one; the drainer's typed decode must make them
+    # all floats first. The second run repeats the fills, so that path runs too.
+    fills = [
+        Fill(ts_ns=1, strategy="s", instrument="X", trade_id="T1", order_id="O",
+             price=100, amount=1, fee=0),
+        Fill(ts_ns=2, strategy="s", instrument="X", trade_id="T2", order_id="O",
+             price=100.5, amount=0.25, fee=0.01),
+    ]  # fmt: skip
+    for _ in range(2):
+        journal = open_journal(sink_url, segment_dir=tmp_path / "seg", writer="thread")
+        journal.append_batch(fills)
+        journal.close()
+    with Reader(sink_url) as reader:
+        rows = reader.rows("SELECT price, amount, fee FROM fills ORDER BY trade_id")
+    assert [tuple(row) for row in rows] == [(100.0, 1.0, 0.0), (100.5, 0.25, 0.01)]
+    assert all(isinstance(value, float) for row in rows for value in row)
+
+
+def test_postgres_batch_with_a_stored_row_is_written_again_without_it(pg_url: str):
+    # COPY straight into the tables; a batch that meets a stored row (a re-drain, a fill
+    # journaled twice) fails whole and goes again through INSERT ... ON CONFLICT DO NOTHING.
+    # No temporary tables: staging tables made every commit truncate their files, which
+    # became real disk writes on ext4 and slowed the event loop's core on a VM.
+    records = sample_records(2)
+    spec = TABLES["fills"]
+    first, second = (row_values(spec, "r", seq, records[i]) for seq, i in ((1, 2), (2, 10)))
+    sink = PostgresSink(pg_url)
+    sink.open()
+    try:
+        sink.write({"fills": [first]}, "j", 1, 1)
+        assert sink.duplicate_batches == 0
+        sink.write({"fills": [first, second]}, "j", 2, 2)
+        assert sink.duplicate_batches == 1
+        assert sink.read_cursor("j") == 2
+        temporary = (
+            sink._connection()
+            .execute("SELECT count(*) FROM pg_class WHERE relpersistence = 't'")
+            .fetchone()
+        )
+    finally:
+        sink.close()
+    assert temporary == (0,)
+    assert count(pg_url, "fills") == 2

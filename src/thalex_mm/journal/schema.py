@@ -93,7 +93,7 @@ def _build() -> dict[str, TableSpec]:
 
 TABLES: Final[dict[str, TableSpec]] = _build()
 
-_SQL_TYPES: Final[dict[Dialect, dict[Kind, str]]] = {
+SQL_TYPES: Final[dict[Dialect, dict[Kind, str]]] = {
     "sqlite": {
         "int": "INTEGER",
         "float": "REAL",
@@ -120,7 +120,7 @@ HYPERTABLE_CHUNK_NS: Final = 86_400 * 1_000_000_000
 
 def create_statements(dialect: Dialect, *, timescale: bool = False) -> list[str]:
     """``CREATE TABLE/INDEX IF NOT EXISTS`` for every table plus the drain cursor."""
-    sql_types = _SQL_TYPES[dialect]
+    sql_types = SQL_TYPES[dialect]
     statements: list[str] = []
     for spec in TABLES.values():
         cols = [
