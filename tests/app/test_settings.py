@@ -99,6 +99,8 @@ def test_no_config_quotes_btc_perpetual_with_the_demo_parameters() -> None:
         ({"run": {"gc_young_threshold": -1}}, "run"),
         ({"run": {"busy_poll": "yes"}}, "run.busy_poll"),
         ({"run": {"cpu": -1}}, "run"),
+        ({"run": {"warm_interval_us": -5}}, "run"),
+        ({"run": {"warm_interval_us": "often"}}, "run.warm_interval_us"),
         ({"run": {"malloc_mmap_threshold_kb": -1}}, "run"),
         ({"run": {"cpu": "zero"}}, "run.cpu"),
     ],

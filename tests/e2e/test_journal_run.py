@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from thalex_mm.app.runner import Runner
-from thalex_mm.app.settings import config_as_dict
+from thalex_mm.app.settings import config_as_dict, config_from_data
 from thalex_mm.exchange.local import LocalExchange
 from thalex_mm.journal import open_journal
 from thalex_mm.journal.query import Reader
@@ -48,3 +50,33 @@ async def test_run_journals_actions_fills_decisions_and_metadata(tmp_path: Path)
         runs = r.rows("SELECT config FROM runs")
         assert len(runs) == 1 and "BTC-PERPETUAL" in str(runs[0][0])
     assert summary["journal"] == url
+
+
+async def test_busy_polling_warms_the_journal_between_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``run.busy_poll`` the poller runs ``Journal.warm`` every ``run.warm_interval_us``;
+    0 turns it off."""
+    warmed: list[int] = []
+    for interval_us in (1000.0, 0.0):
+        journal = open_journal(f"sqlite:///{tmp_path / f'j{interval_us}.db'}", writer="thread",
+                               segment_dir=tmp_path / f"seg{interval_us}")  # fmt: skip
+        monkeypatch.setattr(journal, "warm", lambda: warmed.append(1))
+        cfg = config_from_data(
+            {"run": {"busy_poll": True, "warm_interval_us": interval_us},
+             "instruments": [{"name": "BTC-PERPETUAL", "risk": {"max_position": 0.01}}]}
+        )  # fmt: skip
+        warmed.clear()
+        async with LocalExchange(exchange_config()) as ex:
+            key = ex.new_test_key()
+            creds = Credentials(key.key_id, key.private_pem, "test")
+            runner = Runner(cfg, Endpoint(Network.LOCAL, ex.url), creds, journal=journal)
+            task = asyncio.get_running_loop().create_task(runner.run(None))
+            await asyncio.sleep(0.5)
+            runner.request_stop("test")
+            await asyncio.wait_for(task, 10)
+        journal.close()
+        if interval_us:
+            assert 20 <= len(warmed) <= 600, len(warmed)  # ~every ms while the run polled
+        else:
+            assert warmed == []

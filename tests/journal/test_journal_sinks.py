@@ -10,7 +10,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from thalex_mm.journal.journal import JournalError, open_journal
+from thalex_mm.journal.directory import JournalError
+from thalex_mm.journal.journal import open_journal
 from thalex_mm.journal.query import (
     Reader,
     last_estimator_states,

@@ -117,7 +117,9 @@ class Runner:
         loop = asyncio.get_running_loop()
         tasks = [loop.create_task(self._timer_loop(), name="mm-timer")]
         if self.config.run.busy_poll:
-            tasks.append(loop.create_task(keep_polling(), name="mm-busy-poll"))
+            warmers = [self.journal.warm] if self.journal is not None else []
+            poll = keep_polling(warmers, self.config.run.warm_interval_us / 1e6)
+            tasks.append(loop.create_task(poll, name="mm-busy-poll"))
         try:
             if self.fatal is None:
                 with contextlib.suppress(TimeoutError):

@@ -88,6 +88,9 @@ class RunSettings:
     # keep the event loop polling instead of sleeping between frames (app/polling.py):
     # lower tick-to-order latency for one core at 100 %; only with a core to spare
     busy_poll: bool = False
+    # with busy_poll: run the journal's append path on scratch data this often between
+    # events, so a real append finds it cached (app/polling.py); 0: never
+    warm_interval_us: float = 1000.0
     # glibc: blocks of this many KiB or more get their own mapping, freed back to the OS, at
     # a fixed threshold (app/heap.py): without it the heap grows in ~0.3 MB steps from
     # large socket buffers while the memory in use is flat; 0: glibc's sliding default
@@ -113,6 +116,8 @@ class RunSettings:
             raise ValueError("run.latency_samples must be >= 1")
         if not (0 <= self.gc_young_threshold <= 10_000_000):
             raise ValueError("run.gc_young_threshold must be 0..10000000 (0: Python's defaults)")
+        if not (0 <= self.warm_interval_us <= 1_000_000):
+            raise ValueError("run.warm_interval_us must be 0..1000000 (0: no warming)")
 
 
 @dataclass(frozen=True, slots=True)

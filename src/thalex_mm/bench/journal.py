@@ -46,13 +46,14 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from thalex_mm.app.polling import keep_polling
+from thalex_mm.app.settings import RunSettings
 from thalex_mm.bench.cpu import cluster_processes, own_core_split, pinned_to, place, set_idle
 from thalex_mm.bench.journal_records import sample_records
 from thalex_mm.journal.journal import Journal, open_journal
@@ -99,11 +100,16 @@ def _drain_rate(url: str, root: Path, n: int, tag: str) -> float:
 
 
 async def _ticker_lags(
-    seconds: float, producer: Callable[[], Any] | None, *, busy_poll: bool = False
+    seconds: float,
+    producer: Callable[[], Any] | None,
+    *,
+    busy_poll: bool = False,
+    warmers: Sequence[Callable[[], object]] = (),
 ) -> np.ndarray[Any, Any]:
     lags: list[int] = []
     task = asyncio.ensure_future(producer()) if producer else None
-    poller = asyncio.ensure_future(keep_polling()) if busy_poll else None
+    every_s = RunSettings().warm_interval_us / 1e6  # the engine's default
+    poller = asyncio.ensure_future(keep_polling(warmers, every_s)) if busy_poll else None
     clock = time.perf_counter_ns
     end = clock() + int(seconds * 1e9)
     while (now := clock()) < end:
@@ -163,7 +169,11 @@ def _lag_samples(
         finally:
             timer.cancel()
 
-    return list(_run_loop(_ticker_lags(seconds, produce, busy_poll=busy_poll)))
+    # busy polling runs the journal's warmer between events, as the runner does; the "off"
+    # twin has no journal to warm (what the journal costs includes its warming)
+    warmers: list[Callable[[], object]] = [journal.warm] if append else []
+    ticker = _ticker_lags(seconds, produce, busy_poll=busy_poll, warmers=warmers)
+    return list(_run_loop(ticker))
 
 
 def _run_loop(coro: Any) -> np.ndarray[Any, Any]:

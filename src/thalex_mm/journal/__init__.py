@@ -5,7 +5,8 @@ Use ``open_journal(url)`` at start-up (it recovers what a killed run left behind
 opening risk, and ``journal.close(reason)`` at the end. Read back with ``journal.query``.
 """
 
-from thalex_mm.journal.journal import Journal, JournalError, JournalStats, open_journal
+from thalex_mm.journal.directory import JournalError
+from thalex_mm.journal.journal import Journal, JournalStats, open_journal
 from thalex_mm.journal.records import (
     EstimatorState,
     Fill,

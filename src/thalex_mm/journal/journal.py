@@ -8,25 +8,23 @@ written to the database by the drainer (now, or by recovery at the next ``open``
 
 from __future__ import annotations
 
-import fcntl
 import mmap
 import os
 import socket
 import struct
 import time
-import uuid
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from thalex_mm.journal.control import Control
+from thalex_mm.journal.directory import JournalError, lock_directory, new_run_id
 from thalex_mm.journal.drainer import Drainer
 from thalex_mm.journal.query import Reader
-from thalex_mm.journal.records import MarketSnapshot, Record, RunStart, RunStop
+from thalex_mm.journal.records import WARM_SAMPLE, MarketSnapshot, Record, RunStart, RunStop
 from thalex_mm.journal.redact import redact
 from thalex_mm.journal.segment import (
     BATCH_FLAG,
@@ -41,17 +39,13 @@ from thalex_mm.journal.segment import (
 )
 from thalex_mm.journal.settings import JournalSettings
 from thalex_mm.journal.sinks.base import make_sink, redact_url
-from thalex_mm.journal.writer import DrainLoop, WriterProcess, WriterThread
+from thalex_mm.journal.writer import DrainLoop, NoWriter, WriterProcess, WriterThread
 
 _FRAME = struct.Struct("<II")
 _U64 = struct.Struct("<Q")
 _CTL_COMMITTED = 8
 _CTL_DRAINED = 16
 _SEAL = struct.Struct("<I")
-
-
-class JournalError(RuntimeError):
-    """The journal cannot record (e.g. the disk is full): the engine must stop trading."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,46 +56,6 @@ class JournalStats:
     backlog_bytes: int
     writer_error: str
     backpressure: str | None
-
-
-class _NoWriter:
-    """writer="none": records stay in the segments until the next open recovers them."""
-
-    alive = True
-
-    def start(self) -> None:
-        pass
-
-    def wake(self) -> None:
-        pass
-
-    def stop(self, timeout_s: float) -> None:
-        pass
-
-    def describe_exit(self) -> str:
-        return "journal has no writer"
-
-
-def new_run_id() -> str:
-    """Sortable and unique: UTC time plus 8 random hex digits (at most 32 ASCII chars)."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
-
-
-def _lock_directory(directory: Path, timeout_s: float) -> int:
-    fd = os.open(directory / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                os.close(fd)
-                raise JournalError(
-                    f"journal segment directory {str(directory)!r} is in use by another "
-                    "process (give each engine its own segment directory)"
-                ) from None
-            time.sleep(0.05)
 
 
 class Journal:
@@ -120,6 +74,9 @@ class Journal:
         self._market_interval_ns = settings.market_interval_ms * 1_000_000
         self._last_market_ns: dict[str, int] = {}
         self._prefaulter = Prefaulter()
+        self._scratch = mmap.mmap(-1, mmap.PAGESIZE)  # what ``warm`` writes to
+        self._touched = 0
+        self._warm_with: Record | Sequence[Record] = WARM_SAMPLE  # the last appended
         self.appended = 0
         self.dropped_market = 0
         self.sampled_out_market = 0
@@ -129,7 +86,7 @@ class Journal:
     def open(self) -> Journal:
         """Lock the directory, recover what a previous run left, then start the writer."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = _lock_directory(self.directory, self.settings.lock_timeout_s)
+        self._lock_fd = lock_directory(self.directory, self.settings.lock_timeout_s)
         try:
             self._open_locked()
         except BaseException:
@@ -162,13 +119,13 @@ class Journal:
         s = self.settings
         if s.writer == "thread":
             loop = DrainLoop(drainer, s.segment_size, s.fsync_interval_ms / 1e3, sink_open=True)
-            self._writer: WriterThread | WriterProcess | _NoWriter = WriterThread(
+            self._writer: WriterThread | WriterProcess | NoWriter = WriterThread(
                 loop, s.drain_interval_ms / 1e3, s.final_drain_s
             )
         elif s.writer == "none":
             drainer.close()
             sink.close()
-            self._writer = _NoWriter()
+            self._writer = NoWriter()
         else:
             drainer.close()
             sink.close()
@@ -240,6 +197,7 @@ class Journal:
         if type(record) is MarketSnapshot and self._backlog() > self.settings.market_shed_bytes:
             self.dropped_market += 1
             return False
+        self._warm_with = record
         buf = self._buf
         seq = self._seq + 1
         _U64.pack_into(buf, 0, seq)
@@ -260,6 +218,7 @@ class Journal:
             if count:
                 self.append(records[0])
             return
+        self._warm_with = records
         buf = self._buf
         first = self._seq + 1
         _U64.pack_into(buf, 0, first | BATCH_FLAG)
@@ -285,6 +244,28 @@ class Journal:
         self._seq = last_seq
         _U64.pack_into(self._ctl, _CTL_COMMITTED, self._seg_base | end)
         self.appended += count
+
+    def warm(self) -> None:
+        """Run the append path on scratch memory, with the last records appended, so that the
+        next real append finds its code and data cached; the busy-polling loop calls it
+        between events (app/polling.py). Nothing a reader, the writer or the recovery sees
+        changes: the segment is only read."""
+        if self.closed:
+            return
+        buf = self._buf
+        _U64.pack_into(buf, 0, BATCH_FLAG)
+        try:
+            self._encoder.encode_into(self._warm_with, buf, 8)
+        except (TypeError, ValueError):  # the caller changed a batch list after appending it
+            self._warm_with = WARM_SAMPLE
+            return
+        body_len = len(buf)
+        if 8 + body_len > len(self._scratch):  # (rare: a larger batch than any before)
+            self._scratch = mmap.mmap(-1, 2 * (8 + body_len))
+        scratch = self._scratch
+        scratch[8 : 8 + body_len] = buf
+        _FRAME.pack_into(scratch, 0, body_len, zlib.crc32(buf))
+        self._touched = self._mm[self._off]  # the page the next append writes to
 
     def prefault(self) -> int:
         """Map the next pages of the segment in ahead of the appends (call it from a timer,

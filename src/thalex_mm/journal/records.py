@@ -205,3 +205,12 @@ TABLE_OF: Final[dict[type[_Record], str]] = {
 
 # Streams that are never dropped; everything else (market snapshots) may be shed under load.
 DROPPABLE: Final[frozenset[type[_Record]]] = frozenset({MarketSnapshot})
+
+# What ``Journal.warm`` encodes (to scratch memory, never journaled) until the first append:
+# a requote's records, the engine's most frequent batch.
+WARM_SAMPLE: Final[list[Record]] = [
+    QuoteDecision(ts_ns=1, strategy="warm", instrument="WARM", mid=100.0, bids=[[99.5, 1.0]],
+                  asks=[[100.5, 1.0]]),
+    OrderAction(ts_ns=1, strategy="warm", instrument="WARM", action=MASS_QUOTE,
+                levels=[[1.0, 99.5, 1.0], [-1.0, 100.5, 1.0]]),
+]  # fmt: skip

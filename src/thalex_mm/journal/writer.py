@@ -180,3 +180,21 @@ class WriterProcess:
 
     def describe_exit(self) -> str:
         return f"journal writer process exited with code {self._proc.returncode}"
+
+
+class NoWriter:
+    """writer="none": records stay in the segments until the next open recovers them."""
+
+    alive = True
+
+    def start(self) -> None:
+        pass
+
+    def wake(self) -> None:
+        pass
+
+    def stop(self, timeout_s: float) -> None:
+        pass
+
+    def describe_exit(self) -> str:
+        return "journal has no writer"
