@@ -5,7 +5,9 @@ chunk with an "off" twin, and keeps the diagnostic variants out of the headline 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 from thalex_mm.bench import journal as journal_bench
 from thalex_mm.bench.cpu import own_core_split
@@ -47,6 +49,8 @@ def test_loop_lag_reports_every_condition_and_the_bursts(tmp_path: Path) -> None
     assert "journal_catch_up_ms_max_10krps_sqlite" in metrics
     # the pinned chunks give the CPUs back: the rest of the bench runs where it was
     assert os.sched_getaffinity(0) == cpus
+    # the thread writer's journal existed only for its own chunks: no writer thread is left
+    assert not [t for t in threading.enumerate() if t.name == "journal-writer"]
 
 
 def test_quick_runs_leave_the_diagnostic_variants_out(tmp_path: Path) -> None:
@@ -82,3 +86,24 @@ def test_the_headline_prefers_the_own_core_setup_and_ignores_diagnostics() -> No
     out = journal_bench._headline(sleeping_only)
     assert out["loop_lag_added_us_p99"] == out["loop_lag_added_us_p99_sleeping_loop"] == 60.0
     assert "sleeping" in str(out["loop_lag_setup"])
+
+
+def test_idle_writers_are_parked_off_the_loops_cpu(monkeypatch) -> None:
+    """Before each chunk every other condition's writer process goes to the other CPUs; the
+    one under test runs anywhere when its loop sleeps; own-core writers (placed by
+    ``writer_cpus``) and writers without a process are left alone."""
+    placed: dict[int, set[int]] = {}
+    monkeypatch.setattr(
+        journal_bench, "place", lambda pids, cpus: placed.update(dict.fromkeys(pids, cpus))
+    )
+    journals = {
+        "sqlite": SimpleNamespace(writer_pid=11),
+        "postgres": SimpleNamespace(writer_pid=12),
+        "sqlite_own_core": SimpleNamespace(writer_pid=13),
+        "none": SimpleNamespace(writer_pid=None),
+    }
+    journal_bench._park_idle_writers(journals, "sqlite", {1}, {0, 1})  # type: ignore[arg-type]
+    assert placed == {11: {0, 1}, 12: {1}}
+    placed.clear()
+    journal_bench._park_idle_writers(journals, "sqlite_own_core", {1}, {0, 1})  # type: ignore[arg-type]
+    assert placed == {11: {1}, 12: {1}}

@@ -93,3 +93,14 @@ def test_without_writer_cpus_the_writer_inherits_the_engines_cpus(tmp_path: Path
 def test_bad_writer_cpus_are_named(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="writer_cpus must be CPU numbers"):
         open_journal(f"sqlite:///{tmp_path / 'j.db'}", writer_cpus=[-1])
+
+
+def test_writer_pid_names_the_writer_process_only(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    with open_journal(url, segment_dir=tmp_path / "p") as journal:
+        pid = journal.writer_pid
+        assert pid is not None and pid != os.getpid()
+        assert Path(f"/proc/{pid}").exists() or not Path("/proc").exists()
+    for writer in ("thread", "none"):
+        with open_journal(url, segment_dir=tmp_path / writer, writer=writer) as journal:
+            assert journal.writer_pid is None

@@ -267,6 +267,11 @@ class Journal:
         _FRAME.pack_into(scratch, 0, body_len, zlib.crc32(buf))
         self._touched = self._mm[self._off]  # the page the next append writes to
 
+    @property
+    def writer_pid(self) -> int | None:
+        """The writer process's pid; None for the thread writer or none."""
+        return self._writer.pid
+
     def prefault(self) -> int:
         """Map the next pages of the segment in ahead of the appends (call it from a timer,
         not per record); the bytes populated, 0 when done or unsupported."""

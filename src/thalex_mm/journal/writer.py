@@ -127,6 +127,8 @@ class WriterThread:
     def wake(self) -> None:
         self._event.set()
 
+    pid = None  # (in this process)
+
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
@@ -163,6 +165,10 @@ class WriterProcess:
         pass  # the child polls every interval
 
     @property
+    def pid(self) -> int | None:
+        return self._proc.pid
+
+    @property
     def alive(self) -> bool:
         return self._proc.poll() is None
 
@@ -186,6 +192,7 @@ class NoWriter:
     """writer="none": records stay in the segments until the next open recovers them."""
 
     alive = True
+    pid = None
 
     def start(self) -> None:
         pass
