@@ -13,10 +13,11 @@ few milliseconds ago runs several times slower than code that ran just before (a
 warmer run every 50 µs; 2026-12-07, AMD EPYC host). So between events the poller also runs
 *warmers*, functions that exercise a hot path on scratch data (``Journal.warm``), every
 ``run.warm_interval_us``. Each warm-up is work the loop does, and an event that arrives
-during one waits for it: in the journal's loop-lag probe at 200 records/s (30 rounds) the
-journal added +27 µs to the p99 without warming, +14 µs warming every 200 µs and +7 µs
-every 1,000 µs (the default); at 10,000 records/s, where appends keep the path warm
-anyway, +10 to +13 µs either way.
+during one waits for it. In three loop-lag A/Bs of the journal at 200 records/s, the added
+p99 without warming / warming every 200-250 µs / every 1,000 µs (the default) read
++27 / +14 / +7, +37 / +20 / +27 and +6.3 / +1.6 / +2.6 µs: warming always helped, the
+best interval varied. At 10,000 records/s, where appends keep the path warm anyway, it
+made no consistent difference (docs/journal.md, "Measured").
 """
 
 from __future__ import annotations
