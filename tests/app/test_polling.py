@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from thalex_mm.app.polling import keep_polling
 
 
@@ -32,3 +34,22 @@ async def test_no_warmers_or_a_zero_interval_only_yields() -> None:
         await asyncio.sleep(0.02)
         task.cancel()
     assert calls == []
+
+
+async def test_a_failing_warmer_is_dropped_and_the_others_and_the_polling_go_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    calls: list[str] = []
+
+    def broken() -> None:
+        calls.append("broken")
+        raise OverflowError("cannot encode")
+
+    poll = asyncio.ensure_future(keep_polling([broken, lambda: calls.append("ok")], 0.01))
+    await asyncio.sleep(0.15)
+    assert not poll.done()  # still polling: the runner's shutdown awaits this task
+    poll.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await poll
+    assert calls.count("broken") == 1 and calls.count("ok") >= 3
+    assert "warmer" in caplog.text and "cannot encode" in caplog.text

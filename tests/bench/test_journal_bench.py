@@ -16,8 +16,18 @@ TWO_CPUS = own_core_split() is not None
 OWN = ("200rps_sqlite_own_core", "10krps_batched_sqlite_own_core", "10krps_sqlite_own_core")
 
 
-def test_loop_lag_reports_every_condition_and_the_bursts(tmp_path: Path) -> None:
+def test_loop_lag_reports_every_condition_and_the_bursts(tmp_path: Path, monkeypatch) -> None:
     cpus = os.sched_getaffinity(0)
+    writer_threads: dict[str, int] = {}  # per journal run: how many writer threads were alive
+    real_lag_samples = journal_bench._lag_samples
+
+    def lag_samples(journal, *args, **kwargs):  # type: ignore[no-untyped-def]
+        alive = [t for t in threading.enumerate() if t.name == "journal-writer"]
+        writer_threads[str(journal.directory.name)] = len(alive)
+        return real_lag_samples(journal, *args, **kwargs)
+
+    monkeypatch.setattr(journal_bench, "_lag_samples", lag_samples)
+    before = {t for t in threading.enumerate() if t.name == "journal-writer"}
     metrics = journal_bench._loop_lag(tmp_path, rounds=2, chunk_s=0.05, pg_url=None)
     names = ("200rps_sqlite", "10krps_batched_sqlite", "10krps_sqlite", "10krps_thread",
              "10krps_appends_only", "10krps_batched_appends_only")  # fmt: skip
@@ -49,8 +59,12 @@ def test_loop_lag_reports_every_condition_and_the_bursts(tmp_path: Path) -> None
     assert "journal_catch_up_ms_max_10krps_sqlite" in metrics
     # the pinned chunks give the CPUs back: the rest of the bench runs where it was
     assert os.sched_getaffinity(0) == cpus
-    # the thread writer's journal existed only for its own chunks: no writer thread is left
-    assert not [t for t in threading.enumerate() if t.name == "journal-writer"]
+    # the thread writer's journal exists only for its own chunks: its thread (one more than
+    # before) runs then and at no other time, and is gone afterwards
+    others = len(before)
+    assert writer_threads.pop("lag-thr") == others + 1
+    assert writer_threads and set(writer_threads.values()) == {others}
+    assert {t for t in threading.enumerate() if t.name == "journal-writer"} == before
 
 
 def test_quick_runs_leave_the_diagnostic_variants_out(tmp_path: Path) -> None:

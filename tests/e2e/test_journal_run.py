@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -67,16 +68,23 @@ async def test_busy_polling_warms_the_journal_between_events(
              "instruments": [{"name": "BTC-PERPETUAL", "risk": {"max_position": 0.01}}]}
         )  # fmt: skip
         warmed.clear()
+        started = time.monotonic()
         async with LocalExchange(exchange_config()) as ex:
             key = ex.new_test_key()
             creds = Credentials(key.key_id, key.private_pem, "test")
             runner = Runner(cfg, Endpoint(Network.LOCAL, ex.url), creds, journal=journal)
             task = asyncio.get_running_loop().create_task(runner.run(None))
-            await asyncio.sleep(0.5)
+            if interval_us:  # ~every ms once the session is up
+                await wait_until(lambda: len(warmed) >= 20, 10.0, "20 warm-ups")
+            else:
+                session_up = lambda r=runner: r.stats is not None  # noqa: E731
+                await wait_until(session_up, 10.0, "the session")
+                await asyncio.sleep(0.3)
             runner.request_stop("test")
             await asyncio.wait_for(task, 10)
+            polling_s = time.monotonic() - started if interval_us else 0.0
         journal.close()
-        if interval_us:
-            assert 20 <= len(warmed) <= 600, len(warmed)  # ~every ms while the run polled
+        if interval_us:  # at the interval, not on every turn of the loop
+            assert len(warmed) <= 1.2 * polling_s / 1e-3 + 10, (len(warmed), polling_s)
         else:
             assert warmed == []

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import mmap
 from pathlib import Path
+
+import pytest
 
 from thalex_mm.journal.journal import open_journal
 from thalex_mm.journal.query import Reader
-from thalex_mm.journal.records import Fill
+from thalex_mm.journal.records import WARM_SAMPLE, Fill, QuoteDecision
 
 from .helpers import count, sample_records
 
@@ -43,19 +46,38 @@ def test_warming_writes_nothing_a_reader_or_the_recovery_sees(tmp_path: Path) ->
 def test_warming_survives_a_large_batch_and_a_batch_list_changed_afterwards(
     tmp_path: Path,
 ) -> None:
-    journal = open_journal(f"sqlite:///{tmp_path / 'j.db'}", segment_dir=tmp_path / "s",
-                           writer="none")  # fmt: skip
-    big = [_fill(i) for i in range(400)]  # ~30 KB encoded: more than the scratch page
-    journal.append_batch(big)
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    journal = open_journal(url, segment_dir=tmp_path / "s", writer="none")
+    assert journal._warm_with is WARM_SAMPLE
+    pair = [_fill(1), _fill(2)]
+    journal.append_batch(pair)
+    assert journal._warm_with is pair
+    journal.append_batch([_fill(i) for i in range(10, 410)])  # too large to re-encode often
+    assert journal._warm_with is pair  # keeps the last small batch
+    big_record_batch = [_fill(i) for i in range(1000, 1016)]  # the largest remembered
+    journal.append_batch(big_record_batch)
+    assert journal._warm_with is big_record_batch
     journal.warm()
-    batch = [_fill(1000), _fill(1001)]
+    batch = [_fill(2000), _fill(2001)]
     journal.append_batch(batch)
     batch.append(object())  # type: ignore[arg-type]  # the caller reuses its list
     journal.warm()  # cannot encode it: falls back to the built-in sample
+    assert journal._warm_with is WARM_SAMPLE
     journal.warm()
-    journal.append(_fill(2000))
+    with pytest.raises(OverflowError):
+        journal.append(_fill(2**70))  # fails to encode: not remembered, nothing appended
+    assert journal._warm_with is WARM_SAMPLE
+    journal.warm()
+    ladder = QuoteDecision(ts_ns=1, strategy="s", instrument="X",
+                           bids=[[100.0 - i, 1.0] for i in range(400)])  # fmt: skip
+    journal.append(ladder)  # one record larger than the scratch page
+    journal.warm()
+    assert len(journal._scratch) > mmap.PAGESIZE
     journal.close()
-    assert journal.appended == 403
+    assert journal.appended == 2 + 400 + 16 + 2 + 1
+    again = open_journal(url, segment_dir=tmp_path / "s", writer="none")
+    again.close()
+    assert again.recovered_records == journal.appended
 
 
 def test_warming_a_closed_journal_does_nothing(tmp_path: Path) -> None:

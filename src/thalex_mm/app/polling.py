@@ -23,21 +23,31 @@ made no consistent difference (docs/journal.md, "Measured").
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Sequence
 
+log = logging.getLogger(__name__)
+
 
 async def keep_polling(warmers: Sequence[Callable[[], object]] = (), every_s: float = 0.0) -> None:
-    """Yield to the loop forever, running ``warmers`` every ``every_s`` (cancel to stop)."""
-    if not warmers or every_s <= 0:
-        while True:
-            await asyncio.sleep(0)
+    """Yield to the loop forever, running ``warmers`` every ``every_s`` (cancel to stop). A
+    warmer that raises is dropped with one warning: warming is an optimisation, and the
+    polling (and the runner's shutdown, which awaits this task) must go on."""
+    active = list(warmers)
     clock = time.perf_counter_ns
     step = int(every_s * 1e9)
     due = clock() + step
-    while True:
+    while active and step > 0:
         if clock() >= due:
-            for warm in warmers:
-                warm()
+            for warm in active:
+                try:
+                    warm()
+                except Exception as exc:
+                    log.warning("busy poll: warmer %r failed (%s); no longer run", warm, exc)
+                    active.remove(warm)
+                    break
             due = clock() + step
+        await asyncio.sleep(0)
+    while True:
         await asyncio.sleep(0)

@@ -274,10 +274,13 @@ def _loop_lag(
     catch_up_ms: dict[str, float] = {}
     bursts: dict[str, list[int]] = {}
     all_cpus = os.sched_getaffinity(0) if split is not None else set()
+    temporary: Journal | None = None  # an opener's journal, while its condition runs
     try:
         for round_no in range(rounds):
             for name, sink, per_ms, batched in pairs:
-                journal = journals[sink] if sink in journals else openers[sink]()
+                if sink in openers:
+                    temporary = openers[sink]()
+                journal = temporary if sink in openers and temporary else journals[sink]
                 own_core = sink.endswith(_OWN_CORE) and split is not None
                 if split is not None:
                     _park_idle_writers(journals, sink, split[1], all_cpus)
@@ -305,10 +308,11 @@ def _loop_lag(
                         waited = (time.perf_counter() - t0) * 1e3 if ok else float("inf")
                         catch_up_ms[name] = max(catch_up_ms.get(name, 0.0), waited)
                 added[name].append(p99[True] - p99[False])
-                if sink in openers:
-                    journal.close()
+                if temporary is not None:
+                    temporary.close()
+                    temporary = None
     finally:
-        for journal in journals.values():
+        for journal in [*journals.values(), *([temporary] if temporary else [])]:
             journal.close()
     metrics: Metrics = {}
     for cond, p99s in chunk_p99s.items():

@@ -46,6 +46,9 @@ _U64 = struct.Struct("<Q")
 _CTL_COMMITTED = 8
 _CTL_DRAINED = 16
 _SEAL = struct.Struct("<I")
+# ``warm`` re-encodes the last batch appended: only batches up to this size (a requote's),
+# so one warm-up stays a few µs; after a larger one it keeps the batch before.
+_WARM_MAX_RECORDS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +200,6 @@ class Journal:
         if type(record) is MarketSnapshot and self._backlog() > self.settings.market_shed_bytes:
             self.dropped_market += 1
             return False
-        self._warm_with = record
         buf = self._buf
         seq = self._seq + 1
         _U64.pack_into(buf, 0, seq)
@@ -206,6 +208,7 @@ class Journal:
         if self._off + 8 + body_len + 4 > self._size:
             self._rotate(body_len)
         self._commit(buf, body_len, seq, 1)
+        self._warm_with = record  # (only what encoded: warm must not fail where append did)
         return True
 
     def append_batch(self, records: Sequence[Record]) -> None:
@@ -218,7 +221,6 @@ class Journal:
             if count:
                 self.append(records[0])
             return
-        self._warm_with = records
         buf = self._buf
         first = self._seq + 1
         _U64.pack_into(buf, 0, first | BATCH_FLAG)
@@ -231,6 +233,8 @@ class Journal:
                 return
             self._rotate(body_len)
         self._commit(buf, body_len, first + count - 1, count)
+        if count <= _WARM_MAX_RECORDS:  # a warm-up costs what encoding its records does
+            self._warm_with = records
 
     def _commit(self, buf: bytearray, body_len: int, last_seq: int, count: int) -> None:
         """Copy the encoded body in, then its header (length and checksum) last: a reader,
@@ -246,17 +250,17 @@ class Journal:
         self.appended += count
 
     def warm(self) -> None:
-        """Run the append path on scratch memory, with the last records appended, so that the
-        next real append finds its code and data cached; the busy-polling loop calls it
-        between events (app/polling.py). Nothing a reader, the writer or the recovery sees
-        changes: the segment is only read."""
+        """Run the append path on scratch memory, with the last records appended (a batch of
+        at most ``_WARM_MAX_RECORDS``), so that the next real append finds its code and data
+        cached; the busy-polling loop calls it between events (app/polling.py). Nothing a
+        reader, the writer or the recovery sees changes: the segment is only read."""
         if self.closed:
             return
         buf = self._buf
         _U64.pack_into(buf, 0, BATCH_FLAG)
         try:
             self._encoder.encode_into(self._warm_with, buf, 8)
-        except (TypeError, ValueError):  # the caller changed a batch list after appending it
+        except Exception:  # e.g. the caller changed a batch list after appending it
             self._warm_with = WARM_SAMPLE
             return
         body_len = len(buf)

@@ -81,8 +81,7 @@ class PostgresSink:
                 if not table_rows:
                     continue
                 if tolerate_duplicates:
-                    columns = [list(column) for column in zip(*table_rows, strict=True)]
-                    cur.execute(_INSERTS[table], columns)
+                    cur.execute(_INSERTS[table], _column_arrays(table, table_rows))
                     continue
                 with cur.copy(_COPIES[table]) as copy:
                     for row in table_rows:
@@ -115,6 +114,20 @@ def _insert_from_arrays(spec: TableSpec) -> str:
     )
 
 
+def _column_arrays(table: str, rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """One list per column. Float columns are made all floats: psycopg cannot send a list
+    that mixes ints and floats (the drainer's typed decode already gives floats; this keeps
+    the sink safe for any caller)."""
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    for i in _FLOAT_COLUMNS[table]:
+        columns[i] = [None if v is None else float(v) for v in columns[i]]
+    return columns
+
+
+_FLOAT_COLUMNS: Final = {
+    name: tuple(i for i, c in enumerate(spec.columns) if c.kind == "float")
+    for name, spec in TABLES.items()
+}
 _INSERTS: Final = {name: _insert_from_arrays(spec) for name, spec in TABLES.items()}
 _COPIES: Final = {
     name: f"COPY {name} ({', '.join(spec.column_names)}) FROM STDIN"
