@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from types import SimpleNamespace
 
-from thalex_mm.bench import journal as journal_bench
+from thalex_mm.bench import journal_lag as journal_bench
 from thalex_mm.bench.cpu import own_core_split
 
 TWO_CPUS = own_core_split() is not None
@@ -28,7 +28,7 @@ def test_loop_lag_reports_every_condition_and_the_bursts(tmp_path: Path, monkeyp
 
     monkeypatch.setattr(journal_bench, "_lag_samples", lag_samples)
     before = {t for t in threading.enumerate() if t.name == "journal-writer"}
-    metrics = journal_bench._loop_lag(tmp_path, rounds=2, chunk_s=0.05, pg_url=None)
+    metrics = journal_bench.loop_lag(tmp_path, rounds=2, chunk_s=0.05, pg_url=None)
     names = ("200rps_sqlite", "10krps_batched_sqlite", "10krps_sqlite", "10krps_thread",
              "10krps_appends_only", "10krps_batched_appends_only")  # fmt: skip
     names += OWN if TWO_CPUS else ()
@@ -68,7 +68,7 @@ def test_loop_lag_reports_every_condition_and_the_bursts(tmp_path: Path, monkeyp
 
 
 def test_quick_runs_leave_the_diagnostic_variants_out(tmp_path: Path) -> None:
-    metrics = journal_bench._loop_lag(
+    metrics = journal_bench.loop_lag(
         tmp_path, rounds=1, chunk_s=0.05, pg_url=None, extra_variants=False
     )
     assert not any("appends_only" in k or "thread" in k for k in metrics)

@@ -105,6 +105,8 @@ class DrainLoop:
 class WriterThread:
     """The drain loop in a daemon thread, woken every ``interval_s`` or by ``wake()``."""
 
+    pid = None  # no process of its own
+
     def __init__(self, loop: DrainLoop, interval_s: float, final_drain_s: float) -> None:
         self.loop = loop
         self.interval_s = interval_s
@@ -126,8 +128,6 @@ class WriterThread:
 
     def wake(self) -> None:
         self._event.set()
-
-    pid = None  # (in this process)
 
     @property
     def alive(self) -> bool:
