@@ -18,7 +18,7 @@ delta) within the hedge instrument's limit. The kill switch's ``CancelAll`` is
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from thalex_mm.core import events as ev
@@ -144,6 +144,26 @@ class Engine(ReplyHandlers):
         self.restriction = reason
         for inst in self.instruments.values():
             inst.risk.restrict(now_ns, reason, decisions)
+
+    # --- warm start ---------------------------------------------------------------------
+    def estimator_states(self) -> dict[str, dict[str, Any]]:
+        """Every instrument's estimator state (JSON-able), to save for a warm restart."""
+        return {name: inst.quoter.estimator_state() for name, inst in self.instruments.items()}
+
+    def restore_estimators(self, states: Mapping[str, dict[str, Any]]) -> dict[str, str]:
+        """Resume the estimators from saved states; returns instrument → why its state was
+        not used (unknown instrument, or a state that does not fit its configuration)."""
+        refused: dict[str, str] = {}
+        for name, state in states.items():
+            inst = self.instruments.get(name)
+            if inst is None:
+                refused[name] = "not an instrument of this run"
+                continue
+            try:
+                inst.quoter.restore_estimators(state)
+            except (ValueError, KeyError, TypeError) as exc:
+                refused[name] = str(exc) or type(exc).__name__
+        return refused
 
     # --- market data --------------------------------------------------------------------
     def _on_top(self, e: ev.BookTop, actions: list[Action], decisions: list[Decision]) -> None:

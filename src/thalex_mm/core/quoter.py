@@ -18,6 +18,7 @@ case) is a few comparisons.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from thalex_mm.core.actions import Ladder
 from thalex_mm.core.config import QuoterConfig
@@ -125,6 +126,40 @@ class Quoter:
         if self.intensity is not None and not math.isnan(self.last_mid):
             self.intensity.on_trade(now_ns, price, self.last_mid)
             self._inputs_version += 1
+
+    # --- persistence (warm start) -------------------------------------------------------
+    def estimator_state(self) -> dict[str, Any]:
+        """The estimators' state as one JSON-able dict, for a warm restart."""
+        return {
+            "kind": "quoter_estimators",
+            "version": 1,
+            "volatility": self.volatility.to_state(),
+            "intensity": None if self.intensity is None else self.intensity.to_state(),
+        }
+
+    def restore_estimators(self, state: dict[str, Any]) -> None:
+        """Resume from ``estimator_state()``'s output; ValueError (and nothing changed) when
+        it does not fit this quoter's configuration."""
+        if not isinstance(state, dict) or state.get("kind") != "quoter_estimators":
+            raise ValueError("not a saved quoter estimator state")
+        if state.get("version") != 1:
+            raise ValueError(f"estimator state version {state.get('version')!r} is not 1")
+        volatility = EwmaVolatility.from_state(state["volatility"])
+        intensity = None
+        saved = state.get("intensity")
+        if self.intensity is not None and saved is not None:
+            intensity = IntensityEstimator.from_state(saved)
+        self.volatility = volatility
+        if intensity is not None:
+            self.intensity = intensity
+        self._inputs_version += 1
+
+    def estimates(self) -> tuple[float | None, float, float]:
+        """(σ or None while warming up, A, k) as the model would use them now."""
+        intensity = self.intensity
+        if intensity is not None:
+            return self.volatility.sigma, intensity.A, intensity.k
+        return self.volatility.sigma, self.cfg.A, self.cfg.k
 
     # --- the model ----------------------------------------------------------------------
     def model_ladder(self, position_lots: int) -> tuple[Ladder, Ladder] | NoQuote:
