@@ -89,8 +89,10 @@ def test_no_config_quotes_btc_perpetual_with_the_demo_parameters() -> None:
         ({"instruments": [{"name": "X", "risk": {"max_postion": 1.0}}]},
          "instruments[0].risk.max_postion"),
         ({"instruments": [{"name": "X", "risk": {"max_position": -1.0}}]}, "instruments[0].risk"),
-        ({"instruments": [{"name": "X"}, {"name": "Y", "quote": {"gamma": "high"}}]},
-         "instruments[1].quote.gamma"),
+        ({"instruments": [{"name": "X"}, {"name": "Y", "quote": {"gamma_usd": "high"}}]},
+         "instruments[1].quote.gamma_usd"),
+        ({"instruments": [{"name": "X"}, {"name": "Y", "quote": {"gamma": 0.1}}]},
+         "instruments[1].quote.gamma"),  # its meaning changed: refused, with how to convert
         ({"run": {"duration_s": 0}}, "run"),
         ({"venue": {"network": "mainnet"}}, "venue.network"),
         ({"venue": {"url": "http://x"}}, "venue"),

@@ -8,6 +8,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -183,4 +184,6 @@ def test_config_quotes_the_first_n_btc_first_within_the_rate_limit() -> None:
     assert cfg.run.book_depth == 0  # ticker + top of book: the paced channels
     one = engine_load.build_config(_listed(5), 1)
     assert one.instrument_names == ("BTC-PERPETUAL",)
-    assert one.instruments[0].quote.lot_size == 0.001
+    quote = one.instruments[0].quote
+    assert quote.lot_size is None and quote.ladder.base_size_lots == 1  # one level: a lot
+    assert quote.gamma_usd == pytest.approx(0.1 / 0.001)

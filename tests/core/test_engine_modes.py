@@ -38,7 +38,7 @@ def inst(spec: InstrumentSpec = SPEC, mass_quote: bool = False, **risk: object) 
     return InstrumentConfig(
         spec,
         quote=QuoteParams(
-            gamma=0.1, lot_size=0.001, ladder=LadderParams(levels=3, base_size_lots=5)
+            gamma_usd=100, lot_size=0.001, ladder=LadderParams(levels=3, base_size_lots=5)
         ),
         quoter=QuoterConfig(sigma_default=5.0, fit_intensity=False, A=1.0, k=0.05),
         orders=orders,

@@ -33,7 +33,7 @@ def make_engine(threshold: int = 1, min_interval_ms: float = 0, refresh_ms: floa
     cfg = InstrumentConfig(
         SPEC,
         quote=QuoteParams(
-            gamma=0.1, lot_size=0.001, ladder=LadderParams(levels=4, base_size_lots=4)
+            gamma_usd=100, lot_size=0.001, ladder=LadderParams(levels=4, base_size_lots=4)
         ),
         quoter=QuoterConfig(sigma_default=5.0, fit_intensity=False, A=1.0, k=0.05),
         orders=OrderManagerConfig(

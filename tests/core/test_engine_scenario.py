@@ -35,7 +35,7 @@ def make_engine(**risk: object) -> Engine:
     cfg = InstrumentConfig(
         SPEC,
         quote=QuoteParams(
-            gamma=0.1, lot_size=0.001, ladder=LadderParams(levels=3, base_size_lots=5)
+            gamma_usd=100, lot_size=0.001, ladder=LadderParams(levels=3, base_size_lots=5)
         ),
         quoter=QuoterConfig(sigma_default=5.0, fit_intensity=False, A=1.0, k=0.05),
         risk=RiskConfig(**risk_cfg),  # type: ignore[arg-type]

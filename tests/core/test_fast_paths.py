@@ -34,7 +34,7 @@ def make_engine(
     ladder = LadderParams(levels=5, base_size_lots=3, size_multipliers=sizes)
     cfg = InstrumentConfig(
         SPEC,
-        quote=QuoteParams(gamma=0.1, lot_size=0.001, ladder=ladder),
+        quote=QuoteParams(gamma_usd=100, lot_size=0.001, ladder=ladder),
         quoter=QuoterConfig(sigma_default=5.0, fit_intensity=False, A=1.0, k=0.05),
         orders=OrderManagerConfig(
             max_orders_per_side=4,

@@ -109,7 +109,9 @@ def test_stale_and_missing_data_guard():
 
 
 def make_quoter() -> tuple[Quoter, MarketState]:
-    params = QuoteParams(gamma=0.1, lot_size=0.001, ladder=LadderParams(levels=3, base_size_lots=4))
+    params = QuoteParams(
+        gamma_usd=100, lot_size=0.001, ladder=LadderParams(levels=3, base_size_lots=4)
+    )
     q = Quoter(SPEC, params, QuoterConfig(sigma_default=2.0, fit_intensity=False, k=0.5))
     m = MarketState(SPEC)
     m.on_ticker(Ticker(MS, NAME, 1000.0, 1000.0))

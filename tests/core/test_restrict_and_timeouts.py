@@ -40,7 +40,11 @@ def make_engine(mass_quote: bool = False, **risk: object) -> Engine:
     )  # fmt: skip
     cfg = InstrumentConfig(
         SPEC,
-        quote=QuoteParams(ladder=LadderParams(levels=2, base_size_lots=10)),
+        quote=QuoteParams(
+            gamma_usd=100.0,
+            lot_size=0.001,
+            ladder=LadderParams(levels=2, placement="ticks", base_size_lots=10),
+        ),
         quoter=QuoterConfig(sigma_default=1.0, fit_intensity=False, A=1.0, k=0.5),
         orders=orders,
         risk=RiskConfig(**{"max_position": 10.0, **risk}),  # type: ignore[arg-type]

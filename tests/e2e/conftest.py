@@ -25,7 +25,7 @@ def app_config(**instrument: Any) -> AppConfig:
     """The demo BTC-PERPETUAL instrument with per-test overrides (sections as dicts)."""
     inst: dict[str, Any] = {
         "name": "BTC-PERPETUAL",
-        "quote": {"gamma": 0.1, "lot_size": 0.001, "ladder": {"levels": 2}},
+        "quote": {"gamma_usd": 100.0, "lot_size": 0.001, "ladder": {"levels": 2}},
         "quoter": {"sigma_default": 2.0},
         "orders": {"amend_threshold_ticks": 3, "min_update_interval_ms": 50.0},
         "risk": {"max_position": 0.01},

@@ -48,7 +48,7 @@ status_interval_s = 60.0
 [[instruments]]
 name = "BTC-PERPETUAL"
 [instruments.quote]
-gamma = 0.1
+gamma_usd = 100.0
 lot_size = 0.001
 [instruments.quote.ladder]
 levels = 2

@@ -40,7 +40,7 @@ async def test_quotes_on_both_sides_within_a_second() -> None:
 
 async def test_fills_change_position_and_skew_quotes() -> None:
     async with LocalExchange(exchange_config()) as ex:
-        runner, task, key = start_runner(ex, app_config(quote={"gamma": 0.5}))
+        runner, task, key = start_runner(ex, app_config(quote={"gamma_usd": 500.0}))
         reports: list[act.QuoteReport] = []
         runner.on_decision = lambda d: reports.append(d) if type(d) is act.QuoteReport else None
         engine_pos = lambda: runner.engine.instruments[BTC].position.lots if runner.engine else 0  # noqa: E731
@@ -70,7 +70,9 @@ async def test_fills_change_position_and_skew_quotes() -> None:
 
 
 async def test_max_position_counts_pending_orders() -> None:
-    cfg = app_config(quote={"gamma": 0.001, "ladder": {"levels": 3}}, risk={"max_position": 0.003})
+    cfg = app_config(
+        quote={"gamma_usd": 1.0, "ladder": {"levels": 3}}, risk={"max_position": 0.003}
+    )
     async with LocalExchange(exchange_config(taker_rate_per_s=40.0)) as ex:
         runner, task, key = start_runner(ex, cfg)
         limit = 3
@@ -235,7 +237,7 @@ async def test_busy_poll_runs_a_polling_task_for_the_run_only() -> None:
     def polling() -> list[asyncio.Task[object]]:
         return [t for t in asyncio.all_tasks() if t.get_name() == "mm-busy-poll"]
 
-    instrument = {"name": BTC, "risk": {"max_position": 0.01}}
+    instrument = {"name": BTC, "risk": {"max_position": 0.01}, "quoter": {"sigma_default": 5.0}}
     cfg = config_from_data({"run": {"busy_poll": True}, "instruments": [instrument]})
     assert cfg.run.busy_poll and not app_config().run.busy_poll  # off by default
     async with LocalExchange(exchange_config()) as ex:

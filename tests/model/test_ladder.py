@@ -22,15 +22,16 @@ def test_fibonacci_gaps_and_default_offsets() -> None:
     gaps = fibonacci_gaps(7)
     assert gaps[:2] == (1, 2)
     assert all(gaps[i] == gaps[i - 1] + gaps[i - 2] for i in range(2, 7))
-    offsets = LadderParams(levels=6, base_step_ticks=3).offsets_ticks()
+    offsets = LadderParams(levels=6, placement="ticks", base_step_ticks=3).offsets_ticks()
     # level i sits 3·(1 + 2 + … ) ticks behind the best
     assert offsets == tuple(3 * sum(gaps[:i]) for i in range(6))
 
 
 def test_custom_spacing_and_multipliers() -> None:
     params = LadderParams(
-        levels=3, base_step_ticks=2, spacing=(5, 1), base_size_lots=4, size_multipliers=(1, 2, 3)
-    )
+        levels=3, placement="ticks", base_step_ticks=2, spacing=(5, 1), base_size_lots=4,
+        size_multipliers=(1, 2, 3),
+    )  # fmt: skip
     bids, asks = build_ladder(99.5, 100.5, 100.0, 0.0, params=params, spec=BTC)
     assert bids == (Level(99, 4), Level(89, 8), Level(87, 12))
     assert asks == (Level(101, 4), Level(111, 8), Level(113, 12))
@@ -71,7 +72,7 @@ def test_levels_shrunk_below_minimum_are_dropped() -> None:
 
 
 def test_max_distance_drops_far_levels() -> None:
-    params = LadderParams(levels=6, max_distance_ticks=5)
+    params = LadderParams(levels=6, placement="ticks", max_distance_ticks=5)
     bids, asks = build_ladder(99.0, 101.0, 100.0, 0.0, params=params, spec=BTC)
     # offsets 0,1,3,6,...: the level at 100 − (1 + 6) = 93 is 7 ticks away, dropped
     assert [lvl.price_ticks for lvl in bids] == [99, 98, 96]
@@ -88,9 +89,12 @@ def test_non_positive_prices_are_dropped() -> None:
     ("field", "kwargs"),
     [
         ("levels", {"levels": 0}),
-        ("base_step_ticks", {"base_step_ticks": 0}),
-        ("spacing", {"levels": 4, "spacing": (1, 2)}),
-        ("spacing", {"levels": 2, "spacing": (0,)}),
+        ("base_step_ticks", {"placement": "ticks", "base_step_ticks": 0}),
+        ("base_step_ticks", {"base_step_ticks": 2}),  # not with the model's placement
+        ("spacing", {"placement": "ticks", "levels": 4, "spacing": (1, 2)}),
+        ("spacing", {"placement": "ticks", "levels": 2, "spacing": (0,)}),
+        ("spacing", {"levels": 3, "spacing": (1, 2)}),  # not with the model's placement
+        ("placement", {"placement": "fibonacci"}),
         ("base_size_lots", {"base_size_lots": 0}),
         ("size_multipliers", {"levels": 2, "size_multipliers": (1.0,)}),
         ("size_multipliers", {"levels": 1, "size_multipliers": (float("nan"),)}),
@@ -119,8 +123,10 @@ def test_build_ladder_rejects_non_finite() -> None:
     max_dist=st.one_of(st.none(), st.integers(1, 200)),
     eta=st.floats(0, 2),
     base=st.integers(1, 50),
+    placement=st.sampled_from(["model", "model_fibonacci", "ticks"]),
+    model_step=st.floats(0, 50),
 )
-@settings(max_examples=300)
+@settings(max_examples=400)
 def test_ladder_never_crosses_and_stays_positive(
     bid: float,
     width: float,
@@ -131,10 +137,13 @@ def test_ladder_never_crosses_and_stays_positive(
     max_dist: int | None,
     eta: float,
     base: int,
+    placement: str,
+    model_step: float,
 ) -> None:
     params = LadderParams(
         levels=levels,
-        base_step_ticks=step,
+        placement=placement,  # type: ignore[arg-type]
+        base_step_ticks=step if placement == "ticks" else None,
         base_size_lots=base,
         eta=eta,
         min_spread_ticks=min_spread,
@@ -142,7 +151,9 @@ def test_ladder_never_crosses_and_stays_positive(
     )
     ask = bid + width  # the model may even hand us a crossed pair
     mid = max((bid + ask) / 2, 0.5)
-    bids, asks = build_ladder(bid, ask, mid, q, params=params, spec=ETH)
+    bids, asks = build_ladder(
+        bid, ask, mid, q, params=params, spec=ETH, bid_step=model_step, ask_step=model_step
+    )
     assert len(bids) <= levels and len(asks) <= levels
     for side in (bids, asks):
         for lvl in side:
@@ -212,6 +223,7 @@ def test_prepared_ladder_matches_its_definition(
 ) -> None:
     params = LadderParams(
         levels=levels,
+        placement="ticks",
         base_size_lots=base,
         size_multipliers=tuple(mults[:levels]),
         eta=eta,
@@ -220,6 +232,44 @@ def test_prepared_ladder_matches_its_definition(
     )
     best_ask = best_bid + width
     mid_ticks = (best_bid + best_ask) / 2 + mid_shift
-    got = PreparedLadder(params, ETH).build(best_bid, best_ask, mid_ticks, q)
-    want = _reference_ladder(best_bid, best_ask, mid_ticks, q, params, ETH.min_lots)
+    mid = mid_ticks * ETH.tick_size
+    # distances that round (bid down, ask up) exactly to best_bid / best_ask
+    bid_d = mid - (best_bid + 0.5) * ETH.tick_size
+    ask_d = (best_ask - 0.5) * ETH.tick_size - mid
+    got = PreparedLadder(params, ETH).build(mid, bid_d, ask_d, q)
+    want = _reference_ladder(best_bid, best_ask, mid / ETH.tick_size, q, params, ETH.min_lots)
     assert (list(got[0]), list(got[1])) == want
+
+
+def test_model_placement_puts_level_i_where_the_model_quotes_after_i_fills() -> None:
+    # per-lot step 3.3 USD, levels of 2 lots with a model lot of 1 lot: level i sits
+    # δ(q + 2i) = δ(q) + 2i·3.3 from the mid, rounded away from it
+    params = LadderParams(levels=4, base_size_lots=2)
+    bids, asks = build_ladder(
+        80_000 - 20.2, 80_000 + 18.7, 80_000.0, 0.0, params=params, spec=BTC,
+        bid_step=3.3, ask_step=2.9, lots_per_model_lot=1.0,
+    )  # fmt: skip
+    assert [lv.price_ticks for lv in bids] == [
+        math.floor(80_000 - 20.2 - 2 * i * 3.3) for i in range(4)
+    ]
+    assert [lv.price_ticks for lv in asks] == [
+        math.ceil(80_000 + 18.7 + 2 * i * 2.9) for i in range(4)
+    ]
+
+
+def test_model_fibonacci_gaps_are_multiples_of_the_per_lot_step() -> None:
+    params = LadderParams(levels=4, placement="model_fibonacci")
+    bids, _ = build_ladder(
+        90.0, 110.0, 100.0, 0.0, params=params, spec=BTC, bid_step=2.0, ask_step=2.0
+    )
+    # gaps 1, 2, 3 per-lot steps of 2.0: 90, 88, 84, 78
+    assert [lv.price_ticks for lv in bids] == [90, 88, 84, 78]
+
+
+def test_model_levels_closer_than_a_tick_still_get_their_own_tick() -> None:
+    params = LadderParams(levels=3)
+    bids, asks = build_ladder(
+        95.5, 104.5, 100.0, 0.0, params=params, spec=BTC, bid_step=0.2, ask_step=0.2
+    )  # 95.3 would floor to 95 again, 104.7 ceil to 105
+    assert [lv.price_ticks for lv in bids] == [95, 94, 93]
+    assert [lv.price_ticks for lv in asks] == [105, 106, 107]

@@ -17,8 +17,8 @@ from thalex_mm.model.quote import (
 )
 
 BTC = InstrumentSpec("BTC-PERPETUAL", InstrumentKind.PERPETUAL, "BTCUSD", 1.0, 0.001, 0.001)
-GLFT = QuoteParams(model="glft", gamma=0.01, lot_size=0.001, ladder=LadderParams(levels=6))
-AS = QuoteParams(model="avellaneda_stoikov", gamma=0.001, lot_size=0.001, horizon_s=60.0)
+GLFT = QuoteParams(model="glft", gamma_usd=10, lot_size=0.001, ladder=LadderParams(levels=6))
+AS = QuoteParams(model="avellaneda_stoikov", gamma_usd=1, lot_size=0.001, horizon_s=60.0)
 
 
 def _inputs(mid: float = 60_000.0, position: float = 0.0, **kw: float) -> MarketInputs:
@@ -124,9 +124,9 @@ def test_overflowing_model_is_no_quote() -> None:
     ("field", "kwargs"),
     [
         ("model", {"model": "nope"}),
-        ("gamma", {"gamma": 0.0}),
-        ("gamma", {"gamma": -1.0}),
-        ("gamma", {"gamma": float("nan")}),
+        ("gamma_usd", {"gamma_usd": 0.0}),
+        ("gamma_usd", {"gamma_usd": -1.0}),
+        ("gamma_usd", {"gamma_usd": float("nan")}),
         ("lot_size", {"lot_size": 0.0}),
         ("horizon_s", {"horizon_s": -1.0}),
         ("ladder", {"ladder": "x"}),
@@ -140,6 +140,10 @@ def test_bad_params_raise_naming_the_field(field: str, kwargs: dict[str, object]
 @given(
     model=st.sampled_from(["glft", "avellaneda_stoikov"]),
     gamma=st.floats(1e-6, 10.0),
+    fee=st.floats(-5.0, 50.0),
+    shift=st.floats(-50.0, 50.0),
+    widen=st.floats(0.0, 20.0),
+    ask_k=st.one_of(st.none(), st.floats(1e-4, 1e3)),
     mid=st.floats(0.01, 1e6),
     sigma=st.floats(0.0, 1e3),
     A=st.floats(1e-3, 1e3),
@@ -152,6 +156,10 @@ def test_bad_params_raise_naming_the_field(field: str, kwargs: dict[str, object]
 def test_quotes_never_cross_or_go_negative(
     model: str,
     gamma: float,
+    fee: float,
+    shift: float,
+    widen: float,
+    ask_k: float | None,
     mid: float,
     sigma: float,
     A: float,
@@ -162,12 +170,13 @@ def test_quotes_never_cross_or_go_negative(
 ) -> None:
     params = QuoteParams(
         model=model,  # type: ignore[arg-type]
-        gamma=gamma,
+        gamma_usd=gamma / 0.001,
         lot_size=0.001,
         ladder=LadderParams(levels=6, base_size_lots=10, eta=eta, min_spread_ticks=min_spread),
     )
     spec = InstrumentSpec("X", InstrumentKind.PERPETUAL, "X", 0.5, 0.001, 0.001)
-    result = QuoteEngine(params, spec).quote(MarketInputs(mid, sigma, A, k, position))
+    inputs = MarketInputs(mid, sigma, A, k, position, fee, A, ask_k, shift, widen)
+    result = QuoteEngine(params, spec).quote(inputs)
     if isinstance(result, NoQuote):
         assert result.reason
         return
@@ -184,6 +193,68 @@ def test_quotes_never_cross_or_go_negative(
     )
     # The model's skew has the right sign: long inventory never raises the reservation price.
     if position > 0:
-        assert result.reservation_price <= mid
+        assert result.reservation_price <= mid + shift
     elif position < 0:
-        assert result.reservation_price >= mid
+        assert result.reservation_price >= mid + shift
+
+
+@pytest.mark.parametrize("params", [GLFT, AS], ids=["glft", "as"])
+@pytest.mark.parametrize("position", [0.0, 0.004, -0.007])
+@pytest.mark.parametrize("fee", [8.0, -1.6, 0.0])
+def test_a_fee_moves_every_distance_out_by_exactly_the_fee(
+    params: QuoteParams, position: float, fee: float
+) -> None:
+    free = _decision(QuoteEngine(params, BTC).quote(_inputs(position=position)))
+    paid = _decision(QuoteEngine(params, BTC).quote(_inputs(position=position, fee=fee)))
+    assert paid.bid_distance - free.bid_distance == pytest.approx(fee, abs=1e-9)
+    assert paid.ask_distance - free.ask_distance == pytest.approx(fee, abs=1e-9)
+    assert paid.reservation_price == pytest.approx(free.reservation_price)  # centre unchanged
+
+
+def test_the_fee_term_is_the_risk_neutral_optimum_shifted() -> None:
+    # γ → 0: GLFT's c1 → 1/k, so the best distance is f + 1/k, the maximiser of
+    # A·e^(−kδ)·(δ − f) (its derivative A·e^(−kδ)·(1 − k(δ − f)) vanishes there)
+    k, fee = 0.05, 8.0
+    params = QuoteParams(gamma_usd=1e-9, lot_size=0.001, ladder=LadderParams(levels=1))
+    d = _decision(QuoteEngine(params, BTC).quote(_inputs(sigma=7.0, k=k, A=2.0, fee=fee)))
+    assert d.bid_distance == pytest.approx(fee + 1 / k, rel=1e-6)
+    assert d.ask_distance == pytest.approx(fee + 1 / k, rel=1e-6)
+
+
+@pytest.mark.parametrize("model", ["glft", "avellaneda_stoikov"])
+def test_gamma_per_usd_prices_the_same_risk_the_same_whatever_the_lot_size(model: str) -> None:
+    # The same gamma_usd with ten times the lot: one lot of 0.01 is ten lots of 0.001. The
+    # inventory term of a position is then the same: exactly in A–S; in GLFT once A counts
+    # fills of the same contract volume per second (A·Δ fixed), up to its factor
+    # (1 + γΔ/k)^(1 + k/γΔ), which goes from e·(1 + x/2) to e as x = γΔ/k → 0 (here x = 0.013
+    # and 0.13: 6 % apart). Under the old per-lot gamma the same change moved it 10×.
+    small = QuoteParams(model=model, gamma_usd=2.0, lot_size=0.001)  # type: ignore[arg-type]
+    large = QuoteParams(model=model, gamma_usd=2.0, lot_size=0.01)  # type: ignore[arg-type]
+    for position in (0.0, 0.02, -0.05):
+        a = _decision(QuoteEngine(small, BTC).quote(_inputs(position=position, A=20.0)))
+        b = _decision(QuoteEngine(large, BTC).quote(_inputs(position=position, A=2.0)))
+        flat_a = _decision(QuoteEngine(small, BTC).quote(_inputs(A=20.0)))
+        flat_b = _decision(QuoteEngine(large, BTC).quote(_inputs(A=2.0)))
+        skew_a = flat_a.reservation_price - a.reservation_price
+        skew_b = flat_b.reservation_price - b.reservation_price
+        tolerance = 1e-9 if model == "avellaneda_stoikov" else 0.06
+        assert skew_a == pytest.approx(skew_b, rel=tolerance, abs=1e-9)
+    assert small.gamma_per_lot(BTC) == pytest.approx(0.002)
+    assert large.gamma_per_lot(BTC) == pytest.approx(0.02)
+
+
+def test_per_side_intensity_prices_each_side_with_its_own_takers() -> None:
+    both = _decision(QuoteEngine(GLFT, BTC).quote(_inputs(k=0.15, A=2.0)))
+    thin_asks = _decision(
+        QuoteEngine(GLFT, BTC).quote(
+            MarketInputs(60_000.0, 6.0, 2.0, 0.15, 0.0, ask_A=2.0, ask_k=0.05)
+        )
+    )
+    assert thin_asks.bid_distance == pytest.approx(both.bid_distance)
+    assert thin_asks.ask_distance > both.ask_distance  # takers reach further: quote further
+
+
+def test_the_default_lot_is_one_ladder_level() -> None:
+    params = QuoteParams(gamma_usd=3.0, ladder=LadderParams(base_size_lots=5))
+    assert params.model_lot(BTC) == pytest.approx(0.005)
+    assert params.gamma_per_lot(BTC) == pytest.approx(0.015)

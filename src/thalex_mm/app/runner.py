@@ -155,7 +155,7 @@ class Runner:
         specs = {c.spec.name: c.spec for c in config.instruments}
         self.stats = RunStats(specs.values(), self.config.run.latency_samples)
         if self.journal is not None:
-            models = {s.name: (s.quote.model, s.quote.gamma) for s in self.config.instruments}
+            models = {s.name: (s.quote.model, s.quote.gamma_usd) for s in self.config.instruments}
             self.bridge = JournalBridge(self.journal, STRATEGY, specs, models)
         return engine
 

@@ -173,8 +173,9 @@ def demo_instrument(name: str = "BTC-PERPETUAL") -> InstrumentSettings:
     (volatility prior instead of a warm-up) and stays inside the default message rates."""
     return InstrumentSettings(
         name,
-        quote=QuoteParams(gamma=0.1, lot_size=0.001, ladder=LadderParams(levels=3)),
-        quoter=QuoterConfig(sigma_default=2.0),
+        quote=QuoteParams(gamma_usd=3.0, ladder=LadderParams(levels=3)),
+        quoter=QuoterConfig(sigma_default=5.0, A=1.0, k=0.05),
+        accounting=AccountingConfig(maker_fee_rate=0.0001, taker_fee_rate=0.0003),
         orders=OrderManagerConfig(amend_threshold_ticks=3, min_update_interval_ms=100.0),
         risk=RiskConfig(max_position=0.01),
     )
@@ -241,8 +242,32 @@ def order_labels(config: AppConfig) -> frozenset[str]:
     )
 
 
+def _check_changed_meanings(data: dict[str, Any]) -> None:
+    """Keys whose meaning changed fail with how to convert, rather than trade differently."""
+    instruments = data.get("instruments")
+    if not isinstance(instruments, list):
+        return
+    for i, inst in enumerate(instruments):
+        quote = inst.get("quote") if isinstance(inst, dict) else None
+        if not isinstance(quote, dict) or "gamma" not in quote:
+            continue
+        gamma = quote["gamma"]
+        lot = quote.get("lot_size", 0.001)
+        example = ""
+        if isinstance(gamma, int | float) and isinstance(lot, int | float) and lot > 0:
+            example = (
+                f" (your gamma {gamma:g} with lot_size {lot:g} is gamma_usd = {gamma / lot:g})"
+            )
+        raise ConfigError(
+            f"instruments[{i}].quote.gamma",
+            "was risk aversion per model lot and is gone: use gamma_usd, per USD of the quote "
+            f"currency, independent of lot_size; gamma_usd = gamma / lot_size{example}",
+        )
+
+
 def config_from_data(data: dict[str, Any]) -> AppConfig:
     """Typed config from parsed TOML; ConfigError names the bad field."""
+    _check_changed_meanings(data)
     return strict_convert(data, AppConfig)
 
 

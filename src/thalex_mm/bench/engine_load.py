@@ -94,7 +94,7 @@ def build_config(listed: tuple[ListedInstrument, ...], n: int) -> Any:
     settings = tuple(
         InstrumentSettings(
             i.name,
-            quote=QuoteParams(gamma=0.1, lot_size=i.amount_step, ladder=LadderParams(levels=2)),
+            quote=QuoteParams(gamma_usd=0.1 / i.amount_step, ladder=LadderParams(levels=2)),
             quoter=QuoterConfig(sigma_default=1.0),
             orders=OrderManagerConfig(
                 mass_quote=True,

@@ -32,7 +32,7 @@ BTC_PERP = InstrumentSpec(
     min_amount=0.001,
     product="FBTCUSD",
 )
-LADDER = LadderParams(levels=6, base_step_ticks=2, base_size_lots=20, eta=0.005)
+LADDER = LadderParams(levels=6, base_size_lots=20, eta=0.005)
 
 
 def _inputs(n: int, seed: int) -> list[MarketInputs]:
@@ -89,10 +89,10 @@ def run(quick: bool) -> dict[str, float | int | str]:
     calls, rounds = (2_000, 3) if quick else (20_000, 7)
     out: dict[str, float | int | str] = {}
     models = (
-        ("quote", QuoteParams(model="glft", gamma=0.01, lot_size=0.001, ladder=LADDER)),
+        ("quote", QuoteParams(model="glft", gamma_usd=10.0, lot_size=0.001, ladder=LADDER)),
         (
             "quote_as",
-            QuoteParams(model="avellaneda_stoikov", gamma=0.001, horizon_s=60.0, ladder=LADDER),
+            QuoteParams(model="avellaneda_stoikov", gamma_usd=1.0, horizon_s=60.0, ladder=LADDER),
         ),
     )
     for prefix, params in models:

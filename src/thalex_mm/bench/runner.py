@@ -21,22 +21,28 @@ Metrics = dict[str, float | int | str]
 # Benchmark modules under thalex_mm.bench, in run order.
 BENCH_MODULES: tuple[str, ...] = (
     "quote", "decode", "core", "matching", "exchange", "journal", "sustained", "memory", "logs",
-    "tick_to_order",
+    "tick_to_order", "economics",
 )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
 class Budget:
-    """A limit a metric must meet: value <= limit (or >= limit when higher is better)."""
+    """A limit a metric must meet: value <= limit (or >= limit when higher is better; and
+    <= ``upper`` too when one is set: a range)."""
 
     limit: float
     unit: str
     higher_is_better: bool = False
+    upper: float | None = None
 
     def passes(self, value: float) -> bool:
+        if self.upper is not None:
+            return self.limit <= value <= self.upper
         return value >= self.limit if self.higher_is_better else value <= self.limit
 
     def describe(self) -> str:
+        if self.upper is not None:
+            return f"{self.limit:g} to {self.upper:g} {self.unit}".rstrip()
         return f"{'>=' if self.higher_is_better else '<='} {self.limit:g} {self.unit}"
 
 
@@ -60,6 +66,10 @@ BUDGETS: dict[str, Budget] = {
     "log_hot_path_calls": Budget(0, "calls"),
     "tick_to_order_us_p50": Budget(30.0, "us"),
     "tick_to_order_us_p99": Budget(100.0, "us"),
+    # the default demo earns, within 30 % of its policy's theoretical expectation
+    "econ_pnl_per_min": Budget(0.0, "USD/min", higher_is_better=True),
+    "econ_pnl_vs_theory": Budget(0.7, "x theory", upper=1.3),
+    "econ_informed_pnl_per_min": Budget(0.0, "USD/min", higher_is_better=True),
 }
 
 # Units for metrics without a budget, by name suffix.

@@ -43,28 +43,66 @@ def _fraction(name: str, value: float) -> None:
 
 @dataclass(frozen=True, slots=True)
 class QuoterConfig:
-    """Where the model's inputs come from and when not to quote at all."""
+    """Where the model's inputs come from and when not to quote at all.
+
+    Units: times in the suffix's unit, prices in the instrument's price units (USD), A per
+    second, k per price unit, σ in price units per √second.
+    """
 
     max_data_age_ms: float = 2000.0  # no quotes on book/ticker data older than this
-    sigma_halflife_s: float = 30.0  # EWMA volatility of the mid
+    fair_source: str = "mark"  # "mark" (the ticker's mark, else the mid) or "mid" (others')
+    input_band: float = 0.05  # estimator inputs further than this fraction from the mark: refused
+    sigma_interval_s: float = 1.0  # σ from the fair price sampled on this grid
+    sigma_halflife_s: float = 120.0  # EWMA of the grid returns
+    sigma_fast_halflife_s: float = 15.0  # the fast EWMA that detects a stressed regime
+    stressed_ratio: float = 1.5  # fast σ above this multiple of the slow σ: stressed
     sigma_default: float = 0.0  # price/sqrt(s) used until the estimator is warm (0 = wait)
-    min_sigma_samples: int = 20
-    A: float = 1.0  # order-arrival intensity used until the fit is warm, 1/s
+    min_sigma_samples: int = 20  # grid returns before σ counts as warm
+    A: float = 1.0  # fill intensity prior, used until the fit is warm, 1/s
     k: float = 1.0  # its decay with distance, 1/price unit
-    fit_intensity: bool = True  # refit A and k from the public tape
-    intensity_window_s: float = 300.0
-    use_vamp: bool = False  # volume-adjusted mid from the book instead of the plain mid
+    fit_intensity: bool = True  # fit A and k per side from taker sweeps
+    intensity_window_s: float = 300.0  # half-life of the sweeps and exposure the fit uses
+    intensity_refit_s: float = 5.0  # refit at most this often
+    intensity_min_sweeps: float = 30.0  # sweeps per side before the fit replaces the prior
+    intensity_depth_ticks: int = 1000  # reach is measured up to this many ticks from fair
+    own_share_limit: float = 0.5  # our fills above this share of a side's volume: no tighter
+    use_vamp: bool = False  # quote around the volume-adjusted mid (= vamp_weight 1)
+    vamp_weight: float = 0.0  # shift the centre by this fraction of (VAMP − mid)
     vamp_depth_lots: int = 0  # lots of depth the VAMP averages over (0: top level only)
+    candle_volume: float = 0.0  # volume candles of this many contracts (0: off)
+    candle_history: int = 20  # closed candles the signals look back over
+    candle_momentum_weight: float = 0.0  # shift by this × the window's log change × mid
+    candle_reversal_weight: float = 0.0  # shift by this × reversal z × bar std × mid
+    candle_widen_per_z: float = 0.0  # widen both sides by this × |momentum z| (price units)
 
     def __post_init__(self) -> None:
         _positive("quoter.max_data_age_ms", self.max_data_age_ms)
+        if self.fair_source not in ("mark", "mid"):
+            raise ValueError(f"quoter.fair_source must be mark or mid, got {self.fair_source!r}")
+        _fraction("quoter.input_band", self.input_band)
+        _positive("quoter.sigma_interval_s", self.sigma_interval_s)
         _positive("quoter.sigma_halflife_s", self.sigma_halflife_s)
+        _positive("quoter.sigma_fast_halflife_s", self.sigma_fast_halflife_s)
+        if isinstance(self.stressed_ratio, bool) or not (1.0 <= self.stressed_ratio < _INF):
+            raise ValueError(f"quoter.stressed_ratio must be >= 1, got {self.stressed_ratio!r}")
         _non_negative("quoter.sigma_default", self.sigma_default)
         _int_at_least("quoter.min_sigma_samples", self.min_sigma_samples, 2)
         _positive("quoter.A", self.A)
         _positive("quoter.k", self.k)
         _positive("quoter.intensity_window_s", self.intensity_window_s)
+        _positive("quoter.intensity_refit_s", self.intensity_refit_s)
+        _positive("quoter.intensity_min_sweeps", self.intensity_min_sweeps)
+        _int_at_least("quoter.intensity_depth_ticks", self.intensity_depth_ticks, 2)
+        _fraction("quoter.own_share_limit", self.own_share_limit)
+        _non_negative("quoter.vamp_weight", self.vamp_weight)
         _int_at_least("quoter.vamp_depth_lots", self.vamp_depth_lots, 0)
+        _non_negative("quoter.candle_volume", self.candle_volume)
+        _int_at_least("quoter.candle_history", self.candle_history, 2)
+        for name in ("candle_momentum_weight", "candle_reversal_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (-_INF < value < _INF):
+                raise ValueError(f"quoter.{name} must be a finite number, got {value!r}")
+        _non_negative("quoter.candle_widen_per_z", self.candle_widen_per_z)
 
 
 @dataclass(frozen=True, slots=True)

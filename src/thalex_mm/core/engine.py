@@ -195,7 +195,7 @@ class Engine(ReplyHandlers):
         inst = self.instruments.get(e.instrument)
         if inst is not None:
             inst.market.on_trade(e)
-            inst.quoter.on_public_trade(e.now_ns, e.price_ticks * inst.spec.tick_size)
+            inst.quoter.on_public_trade(e, inst.market)
 
     # --- our orders and fills -----------------------------------------------------------
     def _on_order_update(
@@ -261,6 +261,7 @@ class Engine(ReplyHandlers):
             self._end_cancel_all(self._cancel_all_id)
             self._kill(now, self._cancel_all_reason + " (resent: no reply)", actions)
         for inst in self.instruments.values():
+            inst.quoter.on_timer(now)
             inst.orders.check_timeouts(now, decisions, actions)
             self._reconcile(inst, None, now, decisions)
             self._cycle(inst, now, actions, decisions)

@@ -4,6 +4,8 @@ portfolio cross-check."""
 
 from __future__ import annotations
 
+import math
+
 from thalex_mm.core import events as ev
 from thalex_mm.core.actions import Action, Decision, Ladder, OrderAnomaly, QuoteReport
 from thalex_mm.core.events import Fill
@@ -108,7 +110,11 @@ class ReplyHandlers:
                 decisions.append(
                     OrderAnomaly(now, inst.name, None, fill.trade_id, "fill below one lot")
                 )
-            filled = position.apply(fill) or filled
+            if position.apply(fill):
+                filled = True
+                inst.quoter.on_own_fill(now, fill)
+            if not math.isnan(fill.fee):  # the venue's fee (NaN: unknown): the rate to earn back
+                inst.quoter.on_fee(fill)
         return filled
 
     @staticmethod

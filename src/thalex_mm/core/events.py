@@ -105,13 +105,15 @@ class Ticker(msgspec.Struct, frozen=True, gc=False):
 
 
 class PublicTrade(msgspec.Struct, frozen=True, gc=False):
-    """A trade in the public tape; ``side`` is the aggressor's."""
+    """A trade in the public tape; ``side`` is the aggressor's. ``ts_ns`` is the venue's
+    time of the trade (0 when unknown): the prints of one taker's sweep share it."""
 
     now_ns: int
     instrument: str
     price_ticks: int
     amount_lots: int
     side: Side
+    ts_ns: int = 0
 
 
 # --- our orders and account ----------------------------------------------------------------

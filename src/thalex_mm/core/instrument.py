@@ -52,7 +52,7 @@ class Instrument:
         self.market = MarketState(spec)
         self.position = Position(spec, cfg.accounting, trade_ids)
         self.risk = RiskManager(spec, cfg.risk)
-        self.quoter = Quoter(spec, cfg.quote, cfg.quoter, max_lots)
+        self.quoter = Quoter(spec, cfg.quote, cfg.quoter, max_lots, cfg.accounting.maker_fee_rate)
         self.orders = OrderManager(spec.name, cfg.orders, self.guard, ids)
         self.mq: MassQuoteManager | None = None
         if cfg.orders.mass_quote:

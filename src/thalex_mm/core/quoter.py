@@ -1,13 +1,24 @@
 """The desired ladder for one instrument: estimators → model (A–S or GLFT + ladder) → risk.
 
-Per cycle: the mid (or VAMP) feeds the volatility estimator, public trades feed the
-order-arrival fit (A, k); the model turns (mid, σ, A, k, position) into a ladder; the risk
-permit then shapes it: sides that may not quote are emptied, sizes are scaled in recovery,
-each side is trimmed to the lots it may still add (position limit minus position), and
-take-profit puts one post-only order at the touch on the reducing side; every level is capped
-at the maximum order size. Finally each side is shifted behind the opposite best price,
-because a post-only order would otherwise be repriced by the venue and the next cycle would
-chase it.
+Estimator inputs are checked first: a crossed book, a non-finite price or one further than
+``input_band`` from the mark never reaches σ, A or k; it is counted in ``rejected_inputs``
+with the last reason in ``last_rejection`` (one bad frame must not poison the model). Then
+the fair price (the mark, or the mid of the others' quotes) feeds the grid volatility, the
+book as the takers see it feeds the intensity fit's exposure, and each public sweep (the
+trades of one taker: same exchange time and side) its reach from fair, per side
+(``model/estimators/reach.py``). Our own fills are counted per side so a fit dominated by
+them cannot quote tighter.
+
+The model turns (mid, σ, per-side A and k, position, the maker fee per contract, the
+signals' shift and widening) into a ladder; the risk permit then shapes it: sides that may
+not quote are emptied, sizes are scaled in recovery, each side is trimmed to the lots it may
+still add (position limit minus position), and take-profit puts one post-only order at the
+touch on the reducing side; every level is capped at the maximum order size. Finally each
+side is shifted behind the opposite best price, because a post-only order would otherwise be
+repriced by the venue and the next cycle would chase it.
+
+The maker fee is the venue's: learnt from fills that carry their fee (fee / notional of a
+maker fill), the configured ``accounting.maker_fee_rate`` until one arrives.
 
 The model is re-run only when one of its inputs changed, so replies and fills that do not
 move the market cost a comparison, not a model evaluation. Each model ladder's total and
@@ -22,10 +33,12 @@ from typing import Any
 
 from thalex_mm.core.actions import Ladder
 from thalex_mm.core.config import QuoterConfig
+from thalex_mm.core.events import Fill, PublicTrade
 from thalex_mm.core.market_state import MarketState
 from thalex_mm.core.risk import RiskPermit
 from thalex_mm.domain import InstrumentSpec, Side
-from thalex_mm.model.estimators import EwmaVolatility, IntensityEstimator, VampEstimator
+from thalex_mm.model.estimators import GridVolatility, VampEstimator, VolumeCandles
+from thalex_mm.model.estimators.reach import ASK, BID, ReachIntensity
 from thalex_mm.model.quote import (
     Level,
     MarketInputs,
@@ -37,27 +50,40 @@ from thalex_mm.model.quote import (
 
 _new_level = tuple.__new__
 _SELL = Side.SELL
+_BUY = Side.BUY
+_INF = math.inf
 Limits = tuple[int, int]  # (min lots, max lots) of one order
 
 
 class Quoter:
     __slots__ = (
+        "_candle_shift",
         "_inputs_version",
         "_key",
         "_key_position",
         "_key_version",
         "_result",
         "_sizes",
+        "_sweep",
+        "_vamp_shift",
+        "_vamp_weight",
+        "candles",
         "cfg",
         "engine",
+        "fair",
+        "fee_rate",
         "inputs",
         "intensity",
         "last_decision",
         "last_mid",
+        "last_rejection",
         "limits",
+        "rejected_inputs",
+        "shift",
         "spec",
         "vamp",
         "volatility",
+        "widen",
     )
 
     def __init__(
@@ -66,28 +92,54 @@ class Quoter:
         params: QuoteParams,
         cfg: QuoterConfig,
         max_order_lots: int = 1 << 62,
+        maker_fee_rate: float = 0.0,
     ) -> None:
         self.spec = spec
         self.limits: Limits = (spec.min_lots, max(spec.min_lots, max_order_lots))
         self.cfg = cfg
         self.engine = QuoteEngine(params, spec)
-        self.volatility = EwmaVolatility(cfg.sigma_halflife_s, cfg.min_sigma_samples)
-        self.intensity: IntensityEstimator | None = None
+        self.volatility = GridVolatility(
+            cfg.sigma_interval_s,
+            cfg.sigma_halflife_s,
+            fast_half_life_s=cfg.sigma_fast_halflife_s,
+            stressed_ratio=cfg.stressed_ratio,
+            min_samples=cfg.min_sigma_samples,
+        )
+        self.intensity: ReachIntensity | None = None
         if cfg.fit_intensity:
-            self.intensity = IntensityEstimator(
-                spec.tick_size * max(1, params.ladder.base_step_ticks),
+            self.intensity = ReachIntensity(
+                spec.tick_size,
                 half_life_s=cfg.intensity_window_s,
+                refit_interval_s=cfg.intensity_refit_s,
+                max_depth_ticks=cfg.intensity_depth_ticks,
+                min_sweeps=cfg.intensity_min_sweeps,
                 default_A=cfg.A,
                 default_k=cfg.k,
+                own_share_limit=cfg.own_share_limit,
             )
         self.vamp: VampEstimator | None = None
-        if cfg.use_vamp:
+        self._vamp_weight = 1.0 if cfg.use_vamp else cfg.vamp_weight
+        if self._vamp_weight > 0.0:
             depth = max(cfg.vamp_depth_lots, spec.min_lots) * spec.amount_step
             self.vamp = VampEstimator(depth)
-        self.last_mid = math.nan
+        self.candles: VolumeCandles | None = None
+        if cfg.candle_volume > 0.0:
+            self.candles = VolumeCandles(cfg.candle_volume, cfg.candle_history)
+        self.fee_rate = maker_fee_rate  # the maker fee as a fraction of notional
+        self.last_mid = math.nan  # the mid of the others' quotes: the model's centre
+        self.fair = math.nan  # the fair price takers' reach and σ are measured from
+        self.shift = 0.0  # the signals' centre shift and widening, price units
+        self.widen = 0.0
+        self._vamp_shift = 0.0  # the parts of ``shift``
+        self._candle_shift = 0.0
+        self.rejected_inputs = 0
+        self.last_rejection = ""
+        # the sweep being collected: [(exchange ns, side), side index, deepest ticks,
+        # reach from fair, next level's distance or None, lots]
+        self._sweep: list[Any] | None = None
         self.inputs: MarketInputs | None = None  # what the model last saw (for the journal)
         self.last_decision: QuoteDecision | None = None
-        self._key: tuple[float, float, float, float, float] | None = None
+        self._key: tuple[float, ...] | None = None
         self._result: tuple[Ladder, Ladder] | NoQuote = NoQuote("not computed yet")
         # (total, largest) lots of the bid side, then of the ask side, of ``_result``
         self._sizes = (0, 0, 0, 0)
@@ -98,43 +150,173 @@ class Quoter:
         self._key_position = 0
 
     # --- estimator feeds ----------------------------------------------------------------
+    def _refuse(self, reason: str) -> None:
+        self.rejected_inputs += 1
+        self.last_rejection = reason
+
     def on_market(
         self,
         now_ns: int,
         market: MarketState,
         own: tuple[dict[int, int], dict[int, int]] | None = None,
     ) -> None:
-        """After a book/top/ticker change: update the mid (or VAMP) and the volatility.
-        ``own``: our resting lots per price (bids, asks) when they may be part of the book
-        the mid comes from; they are taken off first (``MarketState.mid_excluding``)."""
+        """After a book/top/ticker change: the others' mid, the fair price, σ and the book
+        the takers see. ``own``: our resting lots per price (bids, asks) when they may be
+        part of the book the mid comes from; they are taken off first."""
+        mark = market.mark_price
+        if not (0.0 <= mark < _INF):
+            self._refuse(f"mark price {mark} is not a finite price")
+            return
+        if market.bid_lots > 0 and market.ask_lots > 0 and market.bid_ticks >= market.ask_ticks:
+            self._refuse(f"crossed book ({market.bid_ticks} >= {market.ask_ticks} ticks)")
+            return
         plain = market.mid() if own is None else market.mid_excluding(own[0], own[1])
+        if math.isnan(plain):
+            return  # one side empty: nothing to learn, nothing wrong
+        if mark > 0.0 and abs(plain / mark - 1.0) > self.cfg.input_band:
+            self._refuse(f"mid {plain:g} is {abs(plain / mark - 1.0):.1%} from the mark {mark:g}")
+            return
+        fair = mark if mark > 0.0 and self.cfg.fair_source == "mark" else plain
+        version = self._inputs_version
         if self.vamp is not None:
             if own is None:
                 bids, asks = market.levels(8)
             else:
                 bids, asks = market.levels_excluding(8, own[0], own[1])
             value = self.vamp.update(now_ns, bids, asks)
-            mid = value if value is not None else plain
+            shift = 0.0 if value is None else self._vamp_weight * (value - plain)
+            if shift != self._vamp_shift:
+                self._vamp_shift = shift
+                self.shift = shift + self._candle_shift
+                version += 1
+        vol = self.volatility
+        samples = vol.samples
+        vol.update(now_ns, fair)
+        if vol.samples != samples:
+            version += 1
+        self.fair = fair
+        intensity = self.intensity
+        if intensity is not None:
+            tick = self.spec.tick_size
+            intensity.observe_book(
+                now_ns,
+                fair,
+                market.bid_ticks * tick if market.bid_lots > 0 else None,
+                market.ask_ticks * tick if market.ask_lots > 0 else None,
+            )
+        if plain != self.last_mid:
+            self.last_mid = plain
+            version += 1
+        self._inputs_version = version
+
+    def on_public_trade(self, e: PublicTrade, market: MarketState) -> None:
+        """One print of the public tape: into the sweep it belongs to, and the candles."""
+        tick = self.spec.tick_size
+        price = e.price_ticks * tick
+        fair = self.fair
+        if not (0.0 < price < _INF) or math.isnan(fair):
+            return
+        if abs(price / fair - 1.0) > self.cfg.input_band:
+            self._refuse(f"trade at {price:g} is {abs(price / fair - 1.0):.1%} from fair")
+            return
+        if self.candles is not None and e.amount_lots > 0:
+            before = len(self.candles.candles)
+            self.candles.on_trade(
+                e.now_ns, price, e.amount_lots * self.spec.amount_step, int(e.side)
+            )
+            if len(self.candles.candles) != before:
+                self._candle_signals()
+        if self.intensity is None:
+            return
+        key = (e.ts_ns or e.now_ns, int(e.side))
+        sweep = self._sweep
+        buy = e.side is _BUY
+        if sweep is not None and sweep[0] == key:
+            deeper = e.price_ticks > sweep[2] if buy else e.price_ticks < sweep[2]
+            sweep[5] += e.amount_lots
+            if not deeper:
+                return
         else:
-            mid = plain
-        if not math.isnan(mid) and mid != self.last_mid:
-            self.last_mid = mid
-            self.volatility.update(now_ns, mid)
+            self._finish_sweep()
+            sweep = self._sweep = [key, ASK if buy else BID, 0, 0.0, None, e.amount_lots]
+        deepest = e.price_ticks
+        sweep[2] = deepest
+        if buy:
+            sweep[3] = deepest * tick - fair
+            beyond = [p for p, lots in market.asks.items() if p > deepest and lots > 0]
+            sweep[4] = min(beyond) * tick - fair if beyond else None
+        else:
+            sweep[3] = fair - deepest * tick
+            beyond = [p for p, lots in market.bids.items() if p < deepest and lots > 0]
+            sweep[4] = fair - max(beyond) * tick if beyond else None
+
+    def _finish_sweep(self) -> None:
+        sweep = self._sweep
+        intensity = self.intensity
+        if sweep is None or intensity is None:
+            return
+        self._sweep = None
+        fitted_at = intensity.last_fit_ns
+        intensity.on_sweep(sweep[0][0], sweep[1], sweep[3], sweep[4], sweep[5])
+        if intensity.last_fit_ns != fitted_at:
             self._inputs_version += 1
 
-    def on_public_trade(self, now_ns: int, price: float) -> None:
-        if self.intensity is not None and not math.isnan(self.last_mid):
-            self.intensity.on_trade(now_ns, price, self.last_mid)
+    def on_timer(self, now_ns: int) -> None:
+        """Close the sweep in progress and let the fit run on schedule without trades."""
+        self._finish_sweep()
+        intensity = self.intensity
+        if intensity is not None and intensity.maybe_refit(now_ns):
             self._inputs_version += 1
+
+    def on_own_fill(self, now_ns: int, fill: Fill) -> None:
+        """A fill of ours (counted once): for the intensity fit's own-print share."""
+        intensity = self.intensity
+        if intensity is not None:
+            intensity.on_own_fill(now_ns, BID if fill.side is _BUY else ASK, fill.amount_lots)
+
+    def on_fee(self, fill: Fill) -> None:
+        """A fill of ours with the venue's fee: a maker fill's rate is the one to earn back."""
+        fee = fill.fee
+        if fill.is_maker and fill.amount_lots > 0 and fill.price_ticks > 0 and not math.isnan(fee):
+            notional = fill.price_ticks * self.spec.tick_size * fill.amount_lots
+            rate = fee / (notional * self.spec.amount_step)
+            if -0.01 < rate < 0.01 and rate != self.fee_rate:
+                self.fee_rate = rate
+                self._inputs_version += 1
+
+    def _candle_signals(self) -> None:
+        """Shift and widening from the volume candles (each weight 0 turns its part off)."""
+        candles = self.candles
+        cfg = self.cfg
+        mid = self.last_mid
+        if candles is None or math.isnan(mid):
+            return
+        shift = 0.0
+        momentum = candles.momentum
+        if cfg.candle_momentum_weight and momentum is not None:
+            shift += cfg.candle_momentum_weight * momentum * mid
+        reversal = candles.reversal
+        std = candles._std()
+        if cfg.candle_reversal_weight and reversal is not None and std is not None:
+            shift += cfg.candle_reversal_weight * reversal * std * mid
+        widen = 0.0
+        z = candles.momentum_z
+        if cfg.candle_widen_per_z and z is not None:
+            widen = cfg.candle_widen_per_z * abs(z)
+        self._candle_shift = shift
+        self.shift = self._vamp_shift + shift
+        self.widen = widen
+        self._inputs_version += 1
 
     # --- persistence (warm start) -------------------------------------------------------
     def estimator_state(self) -> dict[str, Any]:
         """The estimators' state as one JSON-able dict, for a warm restart."""
         return {
             "kind": "quoter_estimators",
-            "version": 1,
+            "version": 2,
             "volatility": self.volatility.to_state(),
             "intensity": None if self.intensity is None else self.intensity.to_state(),
+            "fee_rate": self.fee_rate,
         }
 
     def restore_estimators(self, state: dict[str, Any]) -> None:
@@ -142,23 +324,34 @@ class Quoter:
         it does not fit this quoter's configuration."""
         if not isinstance(state, dict) or state.get("kind") != "quoter_estimators":
             raise ValueError("not a saved quoter estimator state")
-        if state.get("version") != 1:
-            raise ValueError(f"estimator state version {state.get('version')!r} is not 1")
-        volatility = EwmaVolatility.from_state(state["volatility"])
+        if state.get("version") != 2:
+            raise ValueError(f"estimator state version {state.get('version')!r} is not 2")
+        volatility = GridVolatility.from_state(state["volatility"])
+        if volatility.interval_s != self.volatility.interval_s:
+            raise ValueError("saved σ grid interval differs from quoter.sigma_interval_s")
         intensity = None
         saved = state.get("intensity")
         if self.intensity is not None and saved is not None:
-            intensity = IntensityEstimator.from_state(saved)
+            intensity = ReachIntensity.from_state(saved)
+            if intensity.tick != self.intensity.tick:
+                raise ValueError("saved intensity state is for another tick size")
+        fee_rate = state.get("fee_rate")
+        volatility.resume(0)
         self.volatility = volatility
         if intensity is not None:
+            intensity.resume()
             self.intensity = intensity
+        if isinstance(fee_rate, float) and -0.01 < fee_rate < 0.01:
+            self.fee_rate = fee_rate
         self._inputs_version += 1
 
     def estimates(self) -> tuple[float | None, float, float]:
-        """(σ or None while warming up, A, k) as the model would use them now."""
+        """(σ or None while warming up, A, k) as the model would use them now (A and k:
+        the mean of the two sides)."""
         intensity = self.intensity
         if intensity is not None:
-            return self.volatility.sigma, intensity.A, intensity.k
+            (a_b, k_b), (a_a, k_a) = intensity.params(BID), intensity.params(ASK)
+            return self.volatility.sigma, 0.5 * (a_b + a_a), 0.5 * (k_b + k_a)
         return self.volatility.sigma, self.cfg.A, self.cfg.k
 
     # --- the model ----------------------------------------------------------------------
@@ -173,16 +366,20 @@ class Quoter:
             sigma = self.cfg.sigma_default
         intensity = self.intensity
         if intensity is not None:
-            A, k = intensity.A, intensity.k
+            A, k = intensity.params(BID)
+            ask_A, ask_k = intensity.params(ASK)
         else:
-            A, k = self.cfg.A, self.cfg.k
+            A = ask_A = self.cfg.A
+            k = ask_k = self.cfg.k
+        mid = self.last_mid
         position = position_lots * self.spec.amount_step
-        key = (self.last_mid, sigma, A, k, position)
+        fee = self.fee_rate * mid
+        key = (mid, sigma, A, k, ask_A, ask_k, position, fee, self.shift, self.widen)
         self._key_version = self._inputs_version
         self._key_position = position_lots
         if key == self._key:
             return self._result
-        inputs = MarketInputs(self.last_mid, sigma, A, k, position)
+        inputs = MarketInputs(mid, sigma, A, k, position, fee, ask_A, ask_k, self.shift, self.widen)
         decision = self.engine.quote(inputs)
         self.inputs = inputs
         self._key = key

@@ -2,7 +2,9 @@
 
 Units throughout: prices in price units (e.g. USD), ``sigma`` in price units per √second,
 ``A`` in arrivals per second, ``k`` per price unit, time in seconds and ``q`` the inventory
-in lots of the model's lot size. These are plain-float functions (``math`` only): they run
+in lots of the model's lot size Δ; ``gamma`` here is the risk aversion of one lot's fill,
+γ = γ_USD·Δ (1 / price unit), which ``QuoteParams.gamma_per_lot`` computes from the
+configured ``gamma_usd``. These are plain-float functions (``math`` only): they run
 once per quote, where numpy's per-call overhead would dominate.
 """
 
@@ -31,16 +33,17 @@ def optimal_spread(gamma: float, sigma: float, tau: float, k: float) -> float:
 
 
 def as_distances(
-    q: float, *, gamma: float, sigma: float, tau: float, k: float
+    q: float, *, gamma: float, sigma: float, tau: float, k: float, fee: float = 0.0
 ) -> tuple[float, float]:
-    """A–S (bid distance, ask distance) from the mid (mid − bid, ask − mid) at inventory q.
+    """A–S (bid distance, ask distance) from the mid (mid − bid, ask − mid) at inventory q;
+    a maker ``fee`` per contract (price units) moves both out by exactly that much.
 
     Either may be negative when the inventory term outweighs the half spread (the quote
     then sits on the far side of the mid, to shed inventory).
     """
     half = 0.5 * optimal_spread(gamma, sigma, tau, k)
     skew = q * gamma * sigma * sigma * tau  # mid − r
-    return skew + half, half - skew
+    return skew + half + fee, half - skew + fee
 
 
 class GlftCoefficients(NamedTuple):
@@ -68,7 +71,9 @@ def glft_coefficients(gamma: float, sigma: float, k: float, A: float) -> GlftCoe
     return GlftCoefficients(math.log1p(gamma / k) / gamma, sigma * math.sqrt(factor))
 
 
-def glft_half_spreads(q: float, coeffs: GlftCoefficients) -> tuple[float, float]:
-    """GLFT (bid distance, ask distance) from the mid for inventory ``q`` lots."""
+def glft_half_spreads(q: float, coeffs: GlftCoefficients, fee: float = 0.0) -> tuple[float, float]:
+    """GLFT (bid distance, ask distance) from the mid for inventory ``q`` lots; a maker
+    ``fee`` per contract (price units) moves both out by exactly that much (a fill at δ
+    earns δ − fee, so the fee-free optimum applies to δ − fee)."""
     c1, omega = coeffs
-    return c1 + (q + 0.5) * omega, c1 - (q - 0.5) * omega
+    return fee + c1 + (q + 0.5) * omega, fee + c1 - (q - 0.5) * omega

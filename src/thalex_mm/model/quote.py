@@ -6,12 +6,24 @@ code with the parameter-only work (ladder offsets, sizes) and the (γ, k, A)-onl
 k ≤ 0, ...) give ``NoQuote`` with a reason, never a crossed or negative quote; bad
 parameters raise ValueError at construction.
 
-Models (q = position / lot_size, in lots):
+Units. ``gamma_usd`` is the risk aversion per unit of the quote currency (1/USD for the BTC
+and ETH perpetuals), whatever the lot size. The model's lot is ``lot_size`` contracts (by
+default one ladder level, ``base_size_lots`` × the instrument's amount step): the formulas
+run on q = position / lot_size lots with γ = ``gamma_usd`` × lot_size, the risk aversion of
+one fill of that size (Guéant 2017, trade size Δ). Distances are in price units; ``fee`` is the
+maker fee per contract in price units (rate × price; negative for a rebate).
 
-* ``avellaneda_stoikov``: r = s − q·γ·σ²·τ, total spread γσ²τ + (2/γ)·ln(1 + γ/k) centred on
-  r, with τ = ``horizon_s`` used as a rolling horizon.
-* ``glft``: δᵇ = c1 + (2q + 1)/2·ω, δᵃ = c1 − (2q − 1)/2·ω from the mid, with
+Models, per side s with that side's (A_s, k_s) (bids are filled by sell takers):
+
+* ``glft``: δᵇ = f + c1_b + (q + ½)·ω_b, δᵃ = f + c1_a − (q − ½)·ω_a from the mid, with
   c1 = (1/γ)·ln(1 + γ/k) and ω = sqrt(σ²γ/(2kA)·(1 + γ/k)^(1 + k/γ)) (Guéant 2017).
+* ``avellaneda_stoikov``: r = s − q·γ·σ²·τ, half spread ½γσ²τ + (1/γ)·ln(1 + γ/k_s) + f
+  around r, with τ = ``horizon_s`` used as a rolling horizon.
+
+The fee shifts every distance out by exactly f: a fill at δ earns δ − f, so the optimal
+distance for A·e^(−kδ) fills is f + (the fee-free optimum). Signals shift the centre
+(``shift``, price units, + when the price is expected to rise) and widen both sides
+(``widen``, price units).
 """
 
 from __future__ import annotations
@@ -43,8 +55,8 @@ _MODELS = ("glft", "avellaneda_stoikov")
 @dataclass(frozen=True, slots=True)
 class QuoteParams:
     model: Literal["glft", "avellaneda_stoikov"] = "glft"
-    gamma: float = 0.1
-    lot_size: float = 0.001  # position units per "q" lot in the formulas
+    gamma_usd: float = 1.0  # risk aversion per unit of the quote currency (1/USD)
+    lot_size: float | None = None  # contracts per model lot q; None: one ladder level
     horizon_s: float = 60.0  # A–S (T - t) used as a rolling horizon, seconds
     ladder: LadderParams = field(default_factory=LadderParams)
 
@@ -55,32 +67,54 @@ class QuoteParams:
         """Raise ValueError naming the first bad field."""
         if self.model not in _MODELS:
             raise ValueError(f"model must be one of {_MODELS}, got {self.model!r}")
-        if not (0.0 < self.gamma < _INF):
-            raise ValueError(f"gamma must be a positive finite number, got {self.gamma!r}")
-        if not (0.0 < self.lot_size < _INF):
-            raise ValueError(f"lot_size must be a positive finite number, got {self.lot_size!r}")
+        if isinstance(self.gamma_usd, bool) or not (0.0 < self.gamma_usd < _INF):
+            raise ValueError(f"gamma_usd must be a positive finite number, got {self.gamma_usd!r}")
+        if self.lot_size is not None and not (0.0 < self.lot_size < _INF):
+            raise ValueError(
+                f"lot_size must be a positive finite number or unset, got {self.lot_size!r}"
+            )
         if not (0.0 < self.horizon_s < _INF):
             raise ValueError(f"horizon_s must be a positive finite number, got {self.horizon_s!r}")
         if not isinstance(self.ladder, LadderParams):
             raise ValueError(f"ladder must be a LadderParams, got {type(self.ladder).__name__}")
 
+    def model_lot(self, spec: InstrumentSpec) -> float:
+        """Contracts per model lot: ``lot_size``, or one ladder level of ``spec``."""
+        if self.lot_size is not None:
+            return self.lot_size
+        return self.ladder.base_size_lots * spec.amount_step
+
+    def gamma_per_lot(self, spec: InstrumentSpec) -> float:
+        """γ of the formulas: the risk aversion of one model lot's fill (1 / price unit)."""
+        return self.gamma_usd * self.model_lot(spec)
+
 
 @dataclass(frozen=True, slots=True)
 class MarketInputs:
+    """What the model quotes on. ``A``/``k`` are the bid side's (sell takers'), and the ask
+    side's too unless ``ask_A``/``ask_k`` are given."""
+
     mid: float  # price
     sigma: float  # price units per sqrt(second)
     A: float  # arrivals per second
     k: float  # per price unit
     position: float  # signed, in amount units (e.g. BTC)
+    fee: float = 0.0  # maker fee per contract, price units (negative: rebate)
+    ask_A: float | None = None  # noqa: N815 - the model's notation (A, k)
+    ask_k: float | None = None
+    shift: float = 0.0  # signals: move the centre by this much (price units)
+    widen: float = 0.0  # signals: push both sides out by this much (price units, >= 0)
 
 
 @dataclass(frozen=True, slots=True)
 class QuoteDecision:
     reservation_price: float
-    bid_distance: float  # model distance of the best bid from mid, price units
+    bid_distance: float  # model distance of the best bid from mid, price units (fee included)
     ask_distance: float
     bids: tuple[Level, ...]  # best first, strictly decreasing prices
     asks: tuple[Level, ...]  # best first, strictly increasing prices
+    bid_step: float = 0.0  # model price change per extra model lot on each side
+    ask_step: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +122,9 @@ class NoQuote:
     reason: str
 
 
-def _check_inputs(mid: float, sigma: float, A: float, k: float, position: float) -> str | None:
+def _check_inputs(inputs: MarketInputs) -> str | None:
     """The reason the inputs cannot be quoted on, or None (NaN fails every comparison)."""
+    mid, sigma, A, k = inputs.mid, inputs.sigma, inputs.A, inputs.k
     if not (0.0 < mid < _INF):
         return f"mid must be a positive finite price, got {mid}"
     if not (0.0 <= sigma < _INF):
@@ -98,27 +133,50 @@ def _check_inputs(mid: float, sigma: float, A: float, k: float, position: float)
         return f"k must be a positive finite number, got {k}"
     if not (0.0 < A < _INF):
         return f"A must be a positive finite number, got {A}"
-    if not (-_INF < position < _INF):
-        return f"position must be finite, got {position}"
+    if inputs.ask_k is not None and not (0.0 < inputs.ask_k < _INF):
+        return f"ask k must be a positive finite number, got {inputs.ask_k}"
+    if inputs.ask_A is not None and not (0.0 < inputs.ask_A < _INF):
+        return f"ask A must be a positive finite number, got {inputs.ask_A}"
+    if not (-_INF < inputs.position < _INF):
+        return f"position must be finite, got {inputs.position}"
+    if not (-_INF < inputs.fee < _INF and -_INF < inputs.shift < _INF):
+        return f"fee and shift must be finite, got {inputs.fee}, {inputs.shift}"
+    if not (0.0 <= inputs.widen < _INF):
+        return f"widen must be a finite number >= 0, got {inputs.widen}"
     return None
+
+
+class _SideCoefficients:
+    """c1 and the ω factor of one side, recomputed only when its (k, A) change."""
+
+    __slots__ = ("A", "c1", "factor", "k")
+
+    def __init__(self) -> None:
+        self.k = math.nan
+        self.A = math.nan
+        self.c1 = 0.0
+        self.factor = 0.0
+
+    def update(self, gamma: float, k: float, A: float) -> None:
+        if k != self.k or A != self.A:
+            self.factor = glft_omega_factor(gamma, k, A)
+            self.c1 = math.log1p(gamma / k) / gamma
+            self.k = k
+            self.A = A
 
 
 class QuoteEngine:
     """compute_quotes for one (params, spec), with the parameter-only work done once."""
 
     __slots__ = (
-        "_as_c",
-        "_as_k",
+        "_ask",
+        "_bid",
         "_gamma",
         "_glft",
-        "_glft_A",
-        "_glft_c1",
-        "_glft_f",
-        "_glft_k",
         "_inv_lot",
         "_ladder",
-        "_spec",
         "_tau",
+        "lot_size",
         "params",
         "spec",
     )
@@ -127,64 +185,53 @@ class QuoteEngine:
         params.validate()
         self.params = params
         self.spec = spec
-        self._spec = spec
-        self._ladder = PreparedLadder(params.ladder, spec)
+        self.lot_size = params.model_lot(spec)
+        self._ladder = PreparedLadder(params.ladder, spec, self.lot_size / spec.amount_step)
         self._glft = params.model == "glft"
-        self._gamma = params.gamma
-        self._inv_lot = 1.0 / params.lot_size
+        self._gamma = params.gamma_per_lot(spec)
+        self._inv_lot = 1.0 / self.lot_size
         self._tau = params.horizon_s
-        self._as_k = math.nan  # cache key of _as_c
-        self._as_c = 0.0  # (2/γ)·ln(1 + γ/k)
-        self._glft_k = math.nan  # cache key (k, A) of _glft_c1 and _glft_f
-        self._glft_A = math.nan
-        self._glft_c1 = 0.0
-        self._glft_f = 0.0
+        self._bid = _SideCoefficients()
+        self._ask = _SideCoefficients()
 
     def quote(self, inputs: MarketInputs) -> QuoteDecision | NoQuote:
-        mid = inputs.mid
-        sigma = inputs.sigma
-        k = inputs.k
-        a_rate = inputs.A
-        reason = _check_inputs(mid, sigma, a_rate, k, inputs.position)
+        reason = _check_inputs(inputs)
         if reason is not None:
             return NoQuote(reason)
+        mid = inputs.mid
+        sigma = inputs.sigma
         q = inputs.position * self._inv_lot
         gamma = self._gamma
+        k_a = inputs.k if inputs.ask_k is None else inputs.ask_k
+        A_a = inputs.A if inputs.ask_A is None else inputs.ask_A
+        bid = self._bid
+        ask = self._ask
+        try:
+            bid.update(gamma, inputs.k, inputs.A)
+            ask.update(gamma, k_a, A_a)
+        except (ValueError, OverflowError) as exc:
+            return NoQuote(f"model coefficients: {exc}")
+        out = inputs.fee + inputs.widen
+        shift = inputs.shift
         if self._glft:
-            if k != self._glft_k or a_rate != self._glft_A:
-                self._glft_f = glft_omega_factor(gamma, k, a_rate)
-                self._glft_c1 = math.log1p(gamma / k) / gamma
-                self._glft_k = k
-                self._glft_A = a_rate
-            omega = sigma * math.sqrt(self._glft_f)
-            c1 = self._glft_c1
-            bid_d = c1 + (q + 0.5) * omega
-            ask_d = c1 - (q - 0.5) * omega
-            r = mid - q * omega
+            bid_step = sigma * math.sqrt(bid.factor)
+            ask_step = sigma * math.sqrt(ask.factor)
+            bid_d = out + bid.c1 + (q + 0.5) * bid_step - shift
+            ask_d = out + ask.c1 - (q - 0.5) * ask_step + shift
+            r = mid - q * 0.5 * (bid_step + ask_step) + shift
         else:
-            if k != self._as_k:
-                self._as_c = (2.0 / gamma) * math.log1p(gamma / k)
-                self._as_k = k
             risk = gamma * sigma * sigma * self._tau
+            bid_step = ask_step = risk
             skew = q * risk
-            half = 0.5 * (risk + self._as_c)
-            bid_d = skew + half
-            ask_d = half - skew
-            r = mid - skew
-        bid_p = mid - bid_d
-        ask_p = mid + ask_d
-        if not (-_INF < bid_p < _INF and -_INF < ask_p < _INF):
-            return NoQuote(f"model prices not finite (bid {bid_p}, ask {ask_p})")
-        spec = self._spec
-        bids, asks = self._ladder.build(
-            spec.price_to_ticks_floor(bid_p),
-            spec.price_to_ticks_ceil(ask_p),
-            mid / spec.tick_size,
-            q,
-        )
+            bid_d = out + 0.5 * risk + bid.c1 + skew - shift
+            ask_d = out + 0.5 * risk + ask.c1 - skew + shift
+            r = mid - skew + shift
+        if not (-_INF < bid_d < _INF and -_INF < ask_d < _INF):
+            return NoQuote(f"model distances not finite (bid {bid_d}, ask {ask_d})")
+        bids, asks = self._ladder.build(mid, bid_d, ask_d, q, bid_step, ask_step)
         if not bids and not asks:
             return NoQuote("every ladder level was dropped (size, max distance or price <= 0)")
-        return QuoteDecision(r, bid_d, ask_d, bids, asks)
+        return QuoteDecision(r, bid_d, ask_d, bids, asks, bid_step, ask_step)
 
 
 # Prepared engines keyed by the identity of (params, spec). The engine holds references to

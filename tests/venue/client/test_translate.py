@@ -213,7 +213,7 @@ def test_book_handler_emits_levels_and_trades() -> None:
     on_book(upd, False, 8)
     assert out == [
         ev.BookUpdate(8, "BTC-PERPETUAL", ((99990, 400),), ((100010, 0),), False),
-        ev.PublicTrade(8, "BTC-PERPETUAL", 100000, 50, Side.BUY),
+        ev.PublicTrade(8, "BTC-PERPETUAL", 100000, 50, Side.BUY, 1_000_000_000),
     ]
 
 

@@ -5,13 +5,18 @@ Time is always passed in (``ts_ns``); nothing here reads a clock. Each estimator
 """
 
 from thalex_mm.model.estimators.candles import VolumeCandle, VolumeCandles
-from thalex_mm.model.estimators.intensity import IntensityEstimator
+from thalex_mm.model.estimators.reach import ReachIntensity
 from thalex_mm.model.estimators.vamp import VampEstimator, side_vwap, vamp
-from thalex_mm.model.estimators.volatility import EwmaVolatility, WindowVolatility
+from thalex_mm.model.estimators.volatility import (
+    EwmaVolatility,
+    GridVolatility,
+    WindowVolatility,
+)
 
 __all__ = [
     "EwmaVolatility",
-    "IntensityEstimator",
+    "GridVolatility",
+    "ReachIntensity",
     "VampEstimator",
     "VolumeCandle",
     "VolumeCandles",

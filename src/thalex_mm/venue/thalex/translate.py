@@ -268,6 +268,7 @@ class Translator:
                             wire_price_ticks(spec, tr[0]),
                             wire_amount_lots(spec, tr[1]),
                             Side.BUY if tr[2] == "buy" else Side.SELL,
+                            int(tr[3] * 1e9),
                         )
                     )
 
