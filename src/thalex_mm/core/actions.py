@@ -95,7 +95,10 @@ class TradingState(enum.IntEnum):
 
 
 class QuoteReport(msgspec.Struct, frozen=True, gc=False):
-    """The model's inputs and output for one quoting cycle, after risk shaping."""
+    """The model's inputs and output for one quoting cycle, after risk shaping. ``A``/``k``
+    are the bid side's (sell takers'), ``ask_A``/``ask_k`` the ask side's; ``fee`` is the
+    maker fee per contract the distances include (price units); ``shift`` and ``widen``
+    are the signals' adjustments (price units); ``stressed`` the volatility regime."""
 
     now_ns: int
     instrument: str
@@ -109,6 +112,12 @@ class QuoteReport(msgspec.Struct, frozen=True, gc=False):
     asks: Ladder
     state: TradingState
     size_factor: float
+    ask_A: float = float("nan")  # noqa: N815 - the model's notation
+    ask_k: float = float("nan")
+    fee: float = 0.0
+    shift: float = 0.0
+    widen: float = 0.0
+    stressed: bool = False
 
 
 class NoQuoteReport(msgspec.Struct, frozen=True, gc=False):

@@ -87,14 +87,21 @@ class ReplyHandlers:
         permit = inst.risk.permit
         decision = q.last_decision
         reservation = decision.reservation_price if decision is not None else float("nan")
+        nan = float("nan")
         decisions.append(
             QuoteReport(
                 now, inst.name,
                 inputs.mid if inputs else q.last_mid,
-                inputs.sigma if inputs else float("nan"),
-                inputs.A if inputs else float("nan"),
-                inputs.k if inputs else float("nan"),
+                inputs.sigma if inputs else nan,
+                inputs.A if inputs else nan,
+                inputs.k if inputs else nan,
                 inst.position.lots, reservation, bids, asks, permit.state, permit.size_factor,
+                (inputs.A if inputs.ask_A is None else inputs.ask_A) if inputs else nan,
+                (inputs.k if inputs.ask_k is None else inputs.ask_k) if inputs else nan,
+                inputs.fee if inputs else 0.0,
+                inputs.shift if inputs else 0.0,
+                inputs.widen if inputs else 0.0,
+                q.volatility.stressed,
             )
         )  # fmt: skip
 
