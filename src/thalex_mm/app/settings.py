@@ -26,6 +26,11 @@ from thalex_mm.core.config import (
     RiskConfig,
 )
 from thalex_mm.errors import UserError
+from thalex_mm.exchange.fees import (
+    DEFAULT_MAKER_FEE_RATE,
+    DEFAULT_TAKER_FEE_RATE,
+    check_fees,
+)
 from thalex_mm.journal.sinks.base import DEFAULT_URL
 from thalex_mm.model.quote import LadderParams, QuoteParams
 
@@ -63,6 +68,11 @@ class LocalExchangeSettings:
     market: bool = True  # run the synthetic market
     replay: str | None = None  # recorded window to replay instead
     taker_rate_per_s: float = 2.0  # uninformed taker arrivals per side and second
+    # fee rates of every instrument (fractions of notional; negative maker = rebate), and
+    # per-instrument overrides: [local_exchange.instrument_fees.ETH-PERPETUAL]
+    maker_fee_rate: float = DEFAULT_MAKER_FEE_RATE
+    taker_fee_rate: float = DEFAULT_TAKER_FEE_RATE
+    instrument_fees: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not (0 < self.time_scale < math.inf):
@@ -71,6 +81,7 @@ class LocalExchangeSettings:
             raise ValueError("local_exchange.rate_scale must be positive")
         if not (0 <= self.taker_rate_per_s < math.inf):
             raise ValueError("local_exchange.taker_rate_per_s must be >= 0")
+        check_fees(self.maker_fee_rate, self.taker_fee_rate, self.instrument_fees)
 
 
 @dataclass(frozen=True, slots=True)

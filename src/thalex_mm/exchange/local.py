@@ -11,15 +11,17 @@ books; ``market=False`` gives an empty, quiet exchange for protocol tests.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from thalex_mm.exchange.engine import (
+    ExchangeInstrument,
     MatchingEngine,
     default_instruments,
     synthetic_index_price,
@@ -27,6 +29,12 @@ from thalex_mm.exchange.engine import (
     synthetic_underlying,
 )
 from thalex_mm.exchange.engine.instruments import MAX_SYNTHETIC
+from thalex_mm.exchange.fees import (
+    DEFAULT_MAKER_FEE_RATE,
+    DEFAULT_TAKER_FEE_RATE,
+    FeeOverride,
+    check_fees,
+)
 from thalex_mm.exchange.hub import ExchangeHub, Market, SimClock
 from thalex_mm.exchange.market import MarketConfig, ReplayConfig, ReplayMarket, SyntheticMarket
 from thalex_mm.exchange.market.replay import DATA_DIR
@@ -79,6 +87,11 @@ class ExchangeConfig:
     # throughput ceilings, where the exchange would outrun any reader); 0: it never waits
     # and a client that stops reading is cut off at 64 MiB (counted as a slow consumer)
     flow_control_bytes: int = 0
+    # fee rates (fractions of notional; negative maker = rebate) of every listed instrument,
+    # and per-instrument overrides by name (a TOML table of maker_fee_rate / taker_fee_rate)
+    maker_fee_rate: float = DEFAULT_MAKER_FEE_RATE
+    taker_fee_rate: float = DEFAULT_TAKER_FEE_RATE
+    instrument_fees: Mapping[str, FeeOverride | Mapping[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, kinds in _FIELD_TYPES.items():
@@ -103,6 +116,7 @@ class ExchangeConfig:
             raise ValueError(f"flow_control_bytes must be ≥ 0, got {self.flow_control_bytes}")
         if self.extra_instruments and self.replay is not None:
             raise ValueError("extra_instruments needs the synthetic market, not replay")
+        check_fees(self.maker_fee_rate, self.taker_fee_rate, self.instrument_fees)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +144,11 @@ class LocalExchange:
         self._wall = WallClock()
         now_ns = self._wall.now_ns()
         self.engine = engine or MatchingEngine(
-            default_instruments(now_ns)
-            + synthetic_perpetuals(self.config.extra_instruments, now_ns),
+            with_fees(
+                default_instruments(now_ns)
+                + synthetic_perpetuals(self.config.extra_instruments, now_ns),
+                self.config,
+            ),
             default_balance=self.config.default_balance,
         )
         market = None
@@ -225,6 +242,27 @@ class LocalExchange:
     def stats(self) -> ExchangeStats:
         """Counters for load tests: frames sent, dropped, coalesced; slow consumers."""
         return self.hub.stats()
+
+
+def with_fees(
+    instruments: Sequence[ExchangeInstrument], config: ExchangeConfig
+) -> list[ExchangeInstrument]:
+    """The instruments with the config's fee rates; an override naming no listed instrument
+    is a ValueError (a misspelt name must not fall back to the default rates silently)."""
+    overrides = check_fees(config.maker_fee_rate, config.taker_fee_rate, config.instrument_fees)
+    listed = {inst.name for inst in instruments}
+    unknown = sorted(set(overrides) - listed)
+    if unknown:
+        raise ValueError(
+            f"instrument_fees: {', '.join(unknown)} not listed "
+            f"(listed: {', '.join(inst.name for inst in instruments)})"
+        )
+    out: list[ExchangeInstrument] = []
+    for inst in instruments:
+        override = overrides.get(inst.name, FeeOverride())
+        maker, taker = override.rates(config.maker_fee_rate, config.taker_fee_rate)
+        out.append(dataclasses.replace(inst, maker_fee_rate=maker, taker_fee_rate=taker))
+    return out
 
 
 def default_market(engine: MatchingEngine, config: ExchangeConfig, now_ns: int) -> Market | None:
