@@ -19,6 +19,8 @@ from thalex_mm.exchange.engine import (
     OrderStatus,
     OrderType,
     OrderUpdate,
+    QuoteEntry,
+    QuoteSide,
     SessionRef,
     TimeInForce,
     TradeEvent,
@@ -308,6 +310,48 @@ def test_amend_that_crosses_trades_and_is_volume_safe(desk: Any) -> None:
     assert snap.filled_amount == pytest.approx(0.07)
     assert snap.remaining_amount == pytest.approx(0.03)
     assert desk.engine.book(PERP).bids == ((101.0, 0.03),)
+
+
+def test_amend_of_a_post_only_order_never_trades_as_taker(desk: Any) -> None:
+    """Issue #14: an amend into the opposite side used to execute (as taker) although the order
+    was inserted post_only; it is re-priced one tick behind the best ask, as on insert."""
+    desk.limit(desk.c, SELL, 101, 0.05)
+    order = desk.limit(desk.a, BUY, 100, 0.1, post_only=True)
+    out = desk.engine.amend(desk.tick(), desk.a, order_id=order.order_id, price=103, amount=0.1)
+    snap = out.result
+    assert snap.fills == () and snap.filled_amount == 0 and snap.price == 100
+    assert snap.status is OrderStatus.OPEN and snap.change_reason is ChangeReason.AMEND
+    assert not [e for e in out.events if isinstance(e, TradeEvent)]
+    assert desk.engine.book(PERP).bids == ((100.0, 0.1),)
+    assert desk.engine.book(PERP).asks == ((101.0, 0.05),)
+    # a sell post_only amended below the best bid: one tick above it
+    ask = desk.limit(desk.a, SELL, 110, 0.1, post_only=True)
+    moved = desk.engine.amend(desk.tick(), desk.a, order_id=ask.order_id, price=95, amount=0.1)
+    assert moved.result.price == 101 and moved.result.fills == ()
+
+
+def test_amend_of_a_reject_post_only_order_that_would_cross_cancels_it(desk: Any) -> None:
+    desk.limit(desk.c, SELL, 101, 0.05)
+    order = desk.limit(desk.a, BUY, 100, 0.1, post_only=True, reject_post_only=True)
+    out = desk.engine.amend(desk.tick(), desk.a, order_id=order.order_id, price=101, amount=0.1)
+    snap = out.result
+    assert snap.status is OrderStatus.CANCELLED and snap.fills == ()
+    assert snap.delete_reason is DeleteReason.IMMEDIATE_CANCEL
+    assert snap.change_reason is ChangeReason.AMEND
+    assert desk.engine.book(PERP).bids == () and desk.engine.open_orders("A") == []
+    assert desk.engine.book(PERP).asks == ((101.0, 0.05),)
+
+
+def test_amend_of_a_post_only_mass_quote_never_trades_as_taker(desk: Any) -> None:
+    desk.limit(desk.c, SELL, 101, 0.05)
+    desk.engine.set_mm_protection(
+        desk.tick(), desk.a, product="FBTCUSD", trade_amount=1.0, quote_amount=1.0
+    )
+    bid = QuoteSide(((100, 0.1),))
+    desk.engine.mass_quote(desk.tick(), desk.a, [QuoteEntry(PERP, bid, None)], post_only=True)
+    (quote,) = desk.engine.open_orders("A")
+    out = desk.engine.amend(desk.tick(), desk.a, order_id=quote.order_id, price=102, amount=0.1)
+    assert out.result.fills == () and out.result.price == 100
 
 
 # ---- cancel, client ids -------------------------------------------------------------------------
