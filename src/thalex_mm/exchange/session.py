@@ -99,6 +99,12 @@ class Session:
         if len(data) > MAX_MESSAGE_BYTES:
             self.push(error_frame(b"null", ErrorCode.INVALID_REQUEST, "message exceeds 1 MiB"))
             return
+        if isinstance(data, bytes):  # a binary frame: nothing checked its UTF-8 yet
+            try:
+                data = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                self.push(invalid_utf8_reply(data, exc))
+                return
         try:
             frame = decode_request(data)
         except FrameError as exc:
@@ -228,6 +234,25 @@ class Session:
 
     def __repr__(self) -> str:  # never shows keys
         return f"Session(id={self.session_id}, account={self.account!r})"
+
+
+_REPLACEMENT = "\ufffd".encode()
+
+
+def invalid_utf8_reply(data: bytes, exc: UnicodeDecodeError) -> bytes:
+    """Error 6 for a binary frame that is not UTF-8 (issue #16): it is not run, but its id is
+    echoed when the id itself is intact, so the client can match the reply; an id containing
+    an invalid byte becomes null, never echoed (the reply must stay valid UTF-8)."""
+    # Replacing invalid bytes never touches ASCII, so the JSON structure survives.
+    try:
+        request_id = bytes(decode_request(data.decode("utf-8", errors="replace")).id)
+    except FrameError as err:
+        request_id = err.request_id
+    if _REPLACEMENT in request_id:
+        request_id = b"null"
+    return error_frame(
+        request_id, ErrorCode.INVALID_REQUEST, f"invalid UTF-8 in the frame at byte {exc.start}"
+    )
 
 
 def _private_kind(name: str) -> ChannelKind | None:

@@ -48,6 +48,36 @@ def test_bad_frames_get_an_error_reply_and_the_session_survives(
     assert h.call(session, "public/system_info", id=2)["environment"] == "testnet"
 
 
+@pytest.mark.parametrize(
+    ("frame", "echoed_id"),
+    [
+        (b'{"method":"public/tick\xffer","id":9,"params":{}}', 9),  # the issue's repro
+        (b'{"method":"public/ticker","id":9,"params":{"instrument_name":"BTC\xff"}}', 9),
+        (b'{"method":"public/ticker","id":"9\xff","params":{}}', None),  # never echoed
+        (b'{"method":"public/ticker","id":[1,"\xc3"],"params":{}}', None),
+        (b"\xff\xfe{}", None),
+    ],
+)
+def test_invalid_utf8_in_a_binary_frame_gets_an_error_reply_and_the_session_survives(
+    frame: bytes, echoed_id: object
+) -> None:
+    """Issue #16 defect 3: UnicodeDecodeError escaped (the server closed the socket with 1011),
+    a bad byte in params was an internal error, and an id with one was echoed as invalid
+    UTF-8. Now every such frame gets error 6, valid UTF-8, and the session goes on."""
+    h = Harness()
+    session = h.open()
+    h.login(session)
+    session.receive(frame, h.wall_ns)
+    h.hub.take_ready()
+    (raw,) = session.take_output()
+    reply = json.loads(raw.decode("utf-8"))  # strict: raises on invalid UTF-8
+    assert reply["id"] == echoed_id
+    assert reply["error"]["code"] == ErrorCode.INVALID_REQUEST
+    assert "invalid UTF-8" in reply["error"]["message"]
+    assert h.hub.internal_error_count == 0
+    assert h.call(session, "public/system_info", id=2)["environment"] == "testnet"
+
+
 def test_wrong_param_type_on_a_private_method_names_the_field() -> None:
     h = Harness()
     session = h.open()
