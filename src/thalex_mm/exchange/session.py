@@ -100,10 +100,11 @@ class Session:
             self.push(error_frame(b"null", ErrorCode.INVALID_REQUEST, "message exceeds 1 MiB"))
             return
         if isinstance(data, bytes):  # a binary frame: nothing checked its UTF-8 yet
+            binary = data
             try:
-                data = data.decode("utf-8")
+                data = binary.decode("utf-8")
             except UnicodeDecodeError as exc:
-                self.push(invalid_utf8_reply(data, exc))
+                self.push(invalid_utf8_reply(binary, exc))
                 return
         try:
             frame = decode_request(data)
