@@ -24,6 +24,7 @@ from thalex_mm.exchange.engine import (
     SessionRef,
     TimeInForce,
     TradeEvent,
+    default_instruments,
 )
 
 PERP = "BTC-PERPETUAL"
@@ -137,6 +138,7 @@ def test_market_order_on_empty_book_is_rejected(desk: Any) -> None:
         ({"price": 0}, ErrorCode.INVALID_PRICE),
         ({"price": -5}, ErrorCode.INVALID_PRICE),
         ({"price": 100.5}, ErrorCode.PRICE_NOT_ALIGNED),
+        ({"price": 100.0000001}, ErrorCode.PRICE_NOT_ALIGNED),  # was snapped to 100 (#16)
         ({"price": 100, "amount": 0.0015}, ErrorCode.INVALID_AMOUNT),
         ({"price": 100, "amount": 0}, ErrorCode.INVALID_AMOUNT),
         ({"price": 100, "amount": float("nan")}, ErrorCode.INVALID_AMOUNT),
@@ -160,6 +162,50 @@ def test_invalid_inserts_are_rejected_without_side_effects(
     assert out.error is not None and out.error.code == code and out.result is None
     assert out.events == [] and desk.engine.open_orders("A") == []
     assert desk.engine.book(PERP).asks == ((100.0, 1.0),)
+
+
+@pytest.mark.parametrize(
+    ("name", "price", "ticks"),
+    [
+        ("BTC-PERPETUAL", 50_000.0000001, None),  # issue #16 defect 10: was accepted as 50000
+        ("BTC-PERPETUAL", 50_000.00000001, None),
+        ("BTC-PERPETUAL", 50_000.000000004, 50_000),  # rounds to 50000 at 8 decimals
+        ("BTC-PERPETUAL", 10_000.92, None),  # Thalex testnet: code 15
+        ("ETH-PERPETUAL", 3_000.10000005, None),  # tick 0.1: was accepted as 3000.1
+        ("ETH-PERPETUAL", 3_000.1, 30_001),
+        ("ETH-PERPETUAL", 0.30000000000000004, 3),  # float noise is not a misalignment
+    ],
+)
+def test_prices_are_rounded_to_8_decimals_then_must_be_on_the_tick(
+    name: str, price: float, ticks: int | None
+) -> None:
+    engine = MatchingEngine(default_instruments(1))
+    spec = engine._instruments[name].spec
+    who = SessionRef("A", 1)
+    out = engine.insert(1, who, instrument_name=name, direction=BUY, amount=1.0, price=price)
+    if ticks is None:
+        assert out.error is not None and out.error.code == ErrorCode.PRICE_NOT_ALIGNED
+        assert engine.open_orders("A") == []
+        return
+    assert out.error is None and out.result.price == spec.ticks_to_price(ticks)
+    amend = engine.amend(2, who, order_id=out.result.order_id, price=price + 0.0000001, amount=1)
+    assert amend.error is not None and amend.error.code == ErrorCode.PRICE_NOT_ALIGNED
+
+
+def test_mass_quote_prices_off_the_tick_at_the_8th_decimal_are_rejected() -> None:
+    engine = MatchingEngine(default_instruments(1))
+    who = SessionRef("A", 1, persistent=False)
+    engine.set_mm_protection(1, who, product="FBTCUSD", trade_amount=1.0, quote_amount=1.0)
+    bid = QuoteSide(((50_000.0000001, 0.1),))
+    out = engine.mass_quote(2, who, [QuoteEntry(PERP, bid, None)])
+    assert out.result.n_fail == 1 and out.result.errors[0].code == ErrorCode.PRICE_NOT_ALIGNED
+    assert engine.open_orders("A") == []
+
+
+def test_amounts_are_rounded_to_8_decimals_too(desk: Any) -> None:
+    assert desk.limit(desk.a, BUY, 100, 0.0010000000001).amount == 0.001
+    out = insert(desk, desk.a, price=100, amount=0.00100001)
+    assert out.error is not None and out.error.code == ErrorCode.INVALID_AMOUNT
 
 
 def test_below_minimum_amount_is_rejected(desk: Any) -> None:
