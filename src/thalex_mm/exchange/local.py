@@ -150,6 +150,7 @@ class LocalExchange:
                 self.config,
             ),
             default_balance=self.config.default_balance,
+            id_epoch=next_id_epoch(now_ns),
         )
         market = None
         if self.config.market:
@@ -242,6 +243,18 @@ class LocalExchange:
     def stats(self) -> ExchangeStats:
         """Counters for load tests: frames sent, dropped, coalesced; slow consumers."""
         return self.hub.stats()
+
+
+_last_epoch = 0
+
+
+def next_id_epoch(now_ns: int) -> int:
+    """The wall clock in µs, strictly increasing within the process: order and trade ids of
+    a restarted exchange (issue #16 defect 5) or of a second one in the same process start
+    past the earlier ones' (see `EngineCore._next_order_id`)."""
+    global _last_epoch  # noqa: PLW0603 - one counter per process, by design
+    _last_epoch = max(now_ns // 1_000, _last_epoch + 1)
+    return _last_epoch
 
 
 def with_fees(
