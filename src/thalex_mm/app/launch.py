@@ -159,7 +159,11 @@ async def _main(
                 ExchangeConfig(
                     seed=lx.seed, time_scale=lx.time_scale, rate_scale=lx.rate_scale,
                     market=lx.market, replay=lx.replay,
-                    market_options={"taker_rate_per_s": lx.taker_rate_per_s},
+                    market_options={
+                        "taker_rate_per_s": lx.taker_rate_per_s,
+                        "informed_rate_per_s": lx.informed_rate_per_s,
+                        "informed_horizon_s": lx.informed_horizon_s,
+                    },
                     maker_fee_rate=lx.maker_fee_rate, taker_fee_rate=lx.taker_fee_rate,
                     instrument_fees=lx.instrument_fees,
                 )

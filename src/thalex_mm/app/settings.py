@@ -35,6 +35,8 @@ from thalex_mm.journal.sinks.base import DEFAULT_URL
 from thalex_mm.model.quote import LadderParams, QuoteParams
 
 NetworkName = Literal["local", "testnet", "production"]
+# = exchange.market.config.MAX_INFORMED_HORIZON_S (not imported: it would load the simulator)
+MAX_INFORMED_HORIZON_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,8 @@ class LocalExchangeSettings:
     market: bool = True  # run the synthetic market
     replay: str | None = None  # recorded window to replay instead
     taker_rate_per_s: float = 2.0  # uninformed taker arrivals per side and second
+    informed_rate_per_s: float = 0.0  # informed taker arrivals per instrument and second
+    informed_horizon_s: float = 0.0  # they trade toward the fair price this far ahead
     # fee rates of every instrument (fractions of notional; negative maker = rebate), and
     # per-instrument overrides: [local_exchange.instrument_fees.ETH-PERPETUAL]
     maker_fee_rate: float = DEFAULT_MAKER_FEE_RATE
@@ -81,6 +85,12 @@ class LocalExchangeSettings:
             raise ValueError("local_exchange.rate_scale must be positive")
         if not (0 <= self.taker_rate_per_s < math.inf):
             raise ValueError("local_exchange.taker_rate_per_s must be >= 0")
+        if not (0 <= self.informed_rate_per_s < math.inf):
+            raise ValueError("local_exchange.informed_rate_per_s must be >= 0")
+        if not (0 <= self.informed_horizon_s <= MAX_INFORMED_HORIZON_S):
+            raise ValueError(
+                f"local_exchange.informed_horizon_s must be 0..{MAX_INFORMED_HORIZON_S:g} s"
+            )
         check_fees(self.maker_fee_rate, self.taker_fee_rate, self.instrument_fees)
 
 
