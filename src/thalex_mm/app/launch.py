@@ -174,7 +174,7 @@ async def _main(
         key = exchange.new_test_key()
         endpoint = Endpoint(Network.LOCAL, exchange.url)
         creds = Credentials(key.key_id, key.private_pem, "a generated test key")
-        mode = "local exchange (in-process, synthetic market)"
+        mode = f"local exchange (in-process, {exchange.market_name})"
     else:
         endpoint, creds = target
         mode = {

@@ -156,6 +156,7 @@ class LocalExchange:
         if self.config.market:
             factory = market_factory or default_market
             market = factory(self.engine, self.config, now_ns)
+        self.market_name = market_name(self.config, custom=market_factory is not None)
         self.keyring = KeyRing()
         self.hub = ExchangeHub(
             self.engine,
@@ -165,6 +166,7 @@ class LocalExchange:
             step_ns=int(self.config.step_ms * 1_000_000),
             rate_scale=self.config.rate_scale,
             md_rate=self.config.md_rate,
+            market_name=self.market_name,
         )
         self.server = ExchangeServer(
             self.hub,
@@ -278,6 +280,18 @@ def with_fees(
     return out
 
 
+def market_name(config: ExchangeConfig, *, custom: bool = False) -> str:
+    """What drives the books, as a run's banner and summary name it: "synthetic market",
+    "replay of <window>", "no market" or "custom market"."""
+    if not config.market:
+        return "no market"
+    if custom:
+        return "custom market"
+    if config.replay is not None:
+        return f"replay of {replay_window(config.replay).name}"
+    return "synthetic market"
+
+
 def default_market(engine: MatchingEngine, config: ExchangeConfig, now_ns: int) -> Market | None:
     """The synthetic market (seeded by ``config.seed``, tuned by ``config.market_options``),
     or the replay of a recorded window when ``config.replay`` is set."""
@@ -293,13 +307,19 @@ def default_market(engine: MatchingEngine, config: ExchangeConfig, now_ns: int) 
     return ReplayMarket(engine, replay_config(config.replay, background))
 
 
-def replay_config(prefix: str, background: MarketConfig) -> ReplayConfig:
-    """``prefix`` is a window name in the shared data folder, or a path without the
-    ``_trades.csv.gz`` / ``_bbo.csv.gz`` suffix. ETH windows drive ETH-PERPETUAL."""
+def replay_window(prefix: str) -> Path:
+    """The window's path prefix, without a ``_trades.csv.gz`` / ``_bbo.csv.gz`` suffix."""
     path = Path(prefix)
     for suffix in ("_trades.csv.gz", "_bbo.csv.gz"):
         if path.name.endswith(suffix):
             path = path.with_name(path.name[: -len(suffix)])
+    return path
+
+
+def replay_config(prefix: str, background: MarketConfig) -> ReplayConfig:
+    """``prefix`` is a window name in the shared data folder, or a path without the
+    ``_trades.csv.gz`` / ``_bbo.csv.gz`` suffix. ETH windows drive ETH-PERPETUAL."""
+    path = replay_window(prefix)
     data_dir = path.parent if path.parent != Path() else DATA_DIR
     instrument = "ETH-PERPETUAL" if "ETH" in path.name.upper() else "BTC-PERPETUAL"
     return ReplayConfig(
