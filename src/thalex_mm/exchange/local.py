@@ -251,9 +251,10 @@ _last_epoch = 0
 
 
 def next_id_epoch(now_ns: int) -> int:
-    """The wall clock in µs, strictly increasing within the process: order and trade ids of
-    a restarted exchange (issue #16 defect 5) or of a second one in the same process start
-    past the earlier ones' (see `EngineCore._next_order_id`)."""
+    """The wall clock in µs, strictly increasing within the process, as the engine's id
+    epoch: an exchange started later (a restart, issue #16 defect 5) issues ids past all
+    that an earlier one had issued by then, which would take more than one order per µs to
+    reach (see `EngineCore._next_order_id`)."""
     global _last_epoch  # noqa: PLW0603 - one counter per process, by design
     _last_epoch = max(now_ns // 1_000, _last_epoch + 1)
     return _last_epoch
