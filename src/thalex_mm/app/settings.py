@@ -86,11 +86,9 @@ class LocalExchangeSettings:
         if not (0 <= self.taker_rate_per_s < math.inf):
             raise ValueError("local_exchange.taker_rate_per_s must be >= 0")
         if not (0 <= self.informed_rate_per_s < math.inf):
-            raise ValueError("local_exchange.informed_rate_per_s must be >= 0")
+            raise ValueError("informed_rate_per_s must be >= 0")  # msgspec adds the table
         if not (0 <= self.informed_horizon_s <= MAX_INFORMED_HORIZON_S):
-            raise ValueError(
-                f"local_exchange.informed_horizon_s must be 0..{MAX_INFORMED_HORIZON_S:g} s"
-            )
+            raise ValueError(f"informed_horizon_s must be 0..{MAX_INFORMED_HORIZON_S:g} s")
         check_fees(self.maker_fee_rate, self.taker_fee_rate, self.instrument_fees)
 
 

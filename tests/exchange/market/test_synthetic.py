@@ -8,6 +8,8 @@ from dataclasses import replace
 import pytest
 
 from thalex_mm.app.settings import MAX_INFORMED_HORIZON_S as RUN_MAX_HORIZON
+from thalex_mm.app.settings import config_from_data
+from thalex_mm.app.strict_convert import ConfigError
 from thalex_mm.domain import Side
 from thalex_mm.exchange.engine import (
     AccountTradeEvent,
@@ -275,3 +277,9 @@ def test_informed_trades_see_the_fair_move_over_their_horizon() -> None:
 
 def test_the_run_config_bounds_the_horizon_like_the_market_config() -> None:
     assert RUN_MAX_HORIZON == MAX_INFORMED_HORIZON_S
+    lx = config_from_data(
+        {"local_exchange": {"informed_rate_per_s": 0.5, "informed_horizon_s": 5}}
+    ).local_exchange
+    assert (lx.informed_rate_per_s, lx.informed_horizon_s) == (0.5, 5.0)
+    with pytest.raises(ConfigError, match=r"local_exchange: informed_horizon_s must be 0\.\.60"):
+        config_from_data({"local_exchange": {"informed_horizon_s": 61}})
