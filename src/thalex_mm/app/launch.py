@@ -154,18 +154,27 @@ async def _main(
         from thalex_mm.exchange.local import ExchangeConfig, LocalExchange  # noqa: PLC0415
 
         lx = cfg.local_exchange
-        exchange = LocalExchange(
-            ExchangeConfig(
-                seed=lx.seed, time_scale=lx.time_scale, rate_scale=lx.rate_scale,
-                market=lx.market, replay=lx.replay,
-                market_options={"taker_rate_per_s": lx.taker_rate_per_s},
-            )
-        )  # fmt: skip
+        try:
+            exchange = LocalExchange(
+                ExchangeConfig(
+                    seed=lx.seed, time_scale=lx.time_scale, rate_scale=lx.rate_scale,
+                    market=lx.market, replay=lx.replay,
+                    market_options={
+                        "taker_rate_per_s": lx.taker_rate_per_s,
+                        "informed_rate_per_s": lx.informed_rate_per_s,
+                        "informed_horizon_s": lx.informed_horizon_s,
+                    },
+                    maker_fee_rate=lx.maker_fee_rate, taker_fee_rate=lx.taker_fee_rate,
+                    instrument_fees=lx.instrument_fees,
+                )
+            )  # fmt: skip
+        except ValueError as exc:  # e.g. instrument_fees naming an unlisted instrument
+            raise UserError(f"local_exchange: {exc}") from None
         await exchange.start()
         key = exchange.new_test_key()
         endpoint = Endpoint(Network.LOCAL, exchange.url)
         creds = Credentials(key.key_id, key.private_pem, "a generated test key")
-        mode = "local exchange (in-process, synthetic market)"
+        mode = f"local exchange (in-process, {exchange.market_name})"
     else:
         endpoint, creds = target
         mode = {

@@ -26,10 +26,17 @@ from thalex_mm.core.config import (
     RiskConfig,
 )
 from thalex_mm.errors import UserError
+from thalex_mm.exchange.fees import (
+    DEFAULT_MAKER_FEE_RATE,
+    DEFAULT_TAKER_FEE_RATE,
+    check_fees,
+)
 from thalex_mm.journal.sinks.base import DEFAULT_URL
 from thalex_mm.model.quote import LadderParams, QuoteParams
 
 NetworkName = Literal["local", "testnet", "production"]
+# = exchange.market.config.MAX_INFORMED_HORIZON_S (not imported: it would load the simulator)
+MAX_INFORMED_HORIZON_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,13 @@ class LocalExchangeSettings:
     market: bool = True  # run the synthetic market
     replay: str | None = None  # recorded window to replay instead
     taker_rate_per_s: float = 2.0  # uninformed taker arrivals per side and second
+    informed_rate_per_s: float = 0.0  # informed taker arrivals per instrument and second
+    informed_horizon_s: float = 0.0  # they trade toward the fair price this far ahead
+    # fee rates of every instrument (fractions of notional; negative maker = rebate), and
+    # per-instrument overrides: [local_exchange.instrument_fees.ETH-PERPETUAL]
+    maker_fee_rate: float = DEFAULT_MAKER_FEE_RATE
+    taker_fee_rate: float = DEFAULT_TAKER_FEE_RATE
+    instrument_fees: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not (0 < self.time_scale < math.inf):
@@ -71,6 +85,11 @@ class LocalExchangeSettings:
             raise ValueError("local_exchange.rate_scale must be positive")
         if not (0 <= self.taker_rate_per_s < math.inf):
             raise ValueError("local_exchange.taker_rate_per_s must be >= 0")
+        if not (0 <= self.informed_rate_per_s < math.inf):
+            raise ValueError("informed_rate_per_s must be >= 0")  # msgspec adds the table
+        if not (0 <= self.informed_horizon_s <= MAX_INFORMED_HORIZON_S):
+            raise ValueError(f"informed_horizon_s must be 0..{MAX_INFORMED_HORIZON_S:g} s")
+        check_fees(self.maker_fee_rate, self.taker_fee_rate, self.instrument_fees)
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,7 +131,11 @@ async def _serve(config: Any, keys: list[tuple[str, bytes]], key_dir: Path | Non
             ) from None
         print(f"local exchange listening on {exchange.url}", flush=True)
         print("\n".join(lines), flush=True)
-        print(f"  seed {config.seed}, time scale {config.time_scale:g}; Ctrl-C to stop", flush=True)
+        print(
+            f"  {exchange.market_name}, seed {config.seed}, time scale {config.time_scale:g}; "
+            "Ctrl-C to stop",
+            flush=True,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

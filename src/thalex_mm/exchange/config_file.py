@@ -5,10 +5,16 @@
     seed = 7
     time_scale = 10.0     # simulated seconds per real second
     step_ms = 20          # simulated time between market steps
+    maker_fee_rate = -0.0001                  # every instrument (negative: a rebate)
+
+    [exchange.instrument_fees.ETH-PERPETUAL]  # one instrument's rates
+    taker_fee_rate = 0.0005
 
     [market]              # any MarketConfig field of the synthetic market
     volatility = 0.8
     taker_rate_per_s = 5.0
+    informed_rate_per_s = 0.5
+    informed_horizon_s = 5.0
 
 Unknown tables or keys, wrong types and out-of-range values are a UserError naming them.
 """

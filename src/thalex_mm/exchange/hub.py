@@ -97,8 +97,10 @@ class ExchangeHub:
         rate_scale: float = 1.0,
         summary_interval_ns: int = _NS,
         md_rate: float = 0.0,
+        market_name: str = "synthetic market",
     ) -> None:
         self.engine = engine
+        self.market_name = market_name  # what drives the books, for banners and summaries
         engine.summary_events = False  # account.summary is periodic (`router.flush_summaries`)
         self.keyring = keyring
         self.clock = clock

@@ -11,15 +11,17 @@ books; ``market=False`` gives an empty, quiet exchange for protocol tests.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from thalex_mm.exchange.engine import (
+    ExchangeInstrument,
     MatchingEngine,
     default_instruments,
     synthetic_index_price,
@@ -27,6 +29,12 @@ from thalex_mm.exchange.engine import (
     synthetic_underlying,
 )
 from thalex_mm.exchange.engine.instruments import MAX_SYNTHETIC
+from thalex_mm.exchange.fees import (
+    DEFAULT_MAKER_FEE_RATE,
+    DEFAULT_TAKER_FEE_RATE,
+    FeeOverride,
+    check_fees,
+)
 from thalex_mm.exchange.hub import ExchangeHub, Market, SimClock
 from thalex_mm.exchange.market import MarketConfig, ReplayConfig, ReplayMarket, SyntheticMarket
 from thalex_mm.exchange.market.replay import DATA_DIR
@@ -79,6 +87,11 @@ class ExchangeConfig:
     # throughput ceilings, where the exchange would outrun any reader); 0: it never waits
     # and a client that stops reading is cut off at 64 MiB (counted as a slow consumer)
     flow_control_bytes: int = 0
+    # fee rates (fractions of notional; negative maker = rebate) of every listed instrument,
+    # and per-instrument overrides by name (a TOML table of maker_fee_rate / taker_fee_rate)
+    maker_fee_rate: float = DEFAULT_MAKER_FEE_RATE
+    taker_fee_rate: float = DEFAULT_TAKER_FEE_RATE
+    instrument_fees: Mapping[str, FeeOverride | Mapping[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, kinds in _FIELD_TYPES.items():
@@ -103,6 +116,7 @@ class ExchangeConfig:
             raise ValueError(f"flow_control_bytes must be ≥ 0, got {self.flow_control_bytes}")
         if self.extra_instruments and self.replay is not None:
             raise ValueError("extra_instruments needs the synthetic market, not replay")
+        check_fees(self.maker_fee_rate, self.taker_fee_rate, self.instrument_fees)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,14 +144,19 @@ class LocalExchange:
         self._wall = WallClock()
         now_ns = self._wall.now_ns()
         self.engine = engine or MatchingEngine(
-            default_instruments(now_ns)
-            + synthetic_perpetuals(self.config.extra_instruments, now_ns),
+            with_fees(
+                default_instruments(now_ns)
+                + synthetic_perpetuals(self.config.extra_instruments, now_ns),
+                self.config,
+            ),
             default_balance=self.config.default_balance,
+            id_epoch=next_id_epoch(now_ns),
         )
         market = None
         if self.config.market:
             factory = market_factory or default_market
             market = factory(self.engine, self.config, now_ns)
+        self.market_name = market_name(self.config, custom=market_factory is not None)
         self.keyring = KeyRing()
         self.hub = ExchangeHub(
             self.engine,
@@ -147,6 +166,7 @@ class LocalExchange:
             step_ns=int(self.config.step_ms * 1_000_000),
             rate_scale=self.config.rate_scale,
             md_rate=self.config.md_rate,
+            market_name=self.market_name,
         )
         self.server = ExchangeServer(
             self.hub,
@@ -227,6 +247,52 @@ class LocalExchange:
         return self.hub.stats()
 
 
+_last_epoch = 0
+
+
+def next_id_epoch(now_ns: int) -> int:
+    """The wall clock in µs, strictly increasing within the process, as the engine's id
+    epoch: an exchange started later (a restart, issue #16 defect 5) issues ids past all
+    that an earlier one had issued by then, which would take more than one order per µs to
+    reach (see `EngineCore._next_order_id`)."""
+    global _last_epoch  # noqa: PLW0603 - one counter per process, by design
+    _last_epoch = max(now_ns // 1_000, _last_epoch + 1)
+    return _last_epoch
+
+
+def with_fees(
+    instruments: Sequence[ExchangeInstrument], config: ExchangeConfig
+) -> list[ExchangeInstrument]:
+    """The instruments with the config's fee rates; an override naming no listed instrument
+    is a ValueError (a misspelt name must not fall back to the default rates silently)."""
+    overrides = check_fees(config.maker_fee_rate, config.taker_fee_rate, config.instrument_fees)
+    listed = {inst.name for inst in instruments}
+    unknown = sorted(set(overrides) - listed)
+    if unknown:
+        raise ValueError(
+            f"instrument_fees: {', '.join(unknown)} not listed "
+            f"(listed: {', '.join(inst.name for inst in instruments)})"
+        )
+    out: list[ExchangeInstrument] = []
+    for inst in instruments:
+        override = overrides.get(inst.name, FeeOverride())
+        maker, taker = override.rates(config.maker_fee_rate, config.taker_fee_rate)
+        out.append(dataclasses.replace(inst, maker_fee_rate=maker, taker_fee_rate=taker))
+    return out
+
+
+def market_name(config: ExchangeConfig, *, custom: bool = False) -> str:
+    """What drives the books, as a run's banner and summary name it: "synthetic market",
+    "replay of <window>", "no market" or "custom market"."""
+    if not config.market:
+        return "no market"
+    if custom:
+        return "custom market"
+    if config.replay is not None:
+        return f"replay of {replay_window(config.replay).name}"
+    return "synthetic market"
+
+
 def default_market(engine: MatchingEngine, config: ExchangeConfig, now_ns: int) -> Market | None:
     """The synthetic market (seeded by ``config.seed``, tuned by ``config.market_options``),
     or the replay of a recorded window when ``config.replay`` is set."""
@@ -242,13 +308,19 @@ def default_market(engine: MatchingEngine, config: ExchangeConfig, now_ns: int) 
     return ReplayMarket(engine, replay_config(config.replay, background))
 
 
-def replay_config(prefix: str, background: MarketConfig) -> ReplayConfig:
-    """``prefix`` is a window name in the shared data folder, or a path without the
-    ``_trades.csv.gz`` / ``_bbo.csv.gz`` suffix. ETH windows drive ETH-PERPETUAL."""
+def replay_window(prefix: str) -> Path:
+    """The window's path prefix, without a ``_trades.csv.gz`` / ``_bbo.csv.gz`` suffix."""
     path = Path(prefix)
     for suffix in ("_trades.csv.gz", "_bbo.csv.gz"):
         if path.name.endswith(suffix):
             path = path.with_name(path.name[: -len(suffix)])
+    return path
+
+
+def replay_config(prefix: str, background: MarketConfig) -> ReplayConfig:
+    """``prefix`` is a window name in the shared data folder, or a path without the
+    ``_trades.csv.gz`` / ``_bbo.csv.gz`` suffix. ETH windows drive ETH-PERPETUAL."""
+    path = replay_window(prefix)
     data_dir = path.parent if path.parent != Path() else DATA_DIR
     instrument = "ETH-PERPETUAL" if "ETH" in path.name.upper() else "BTC-PERPETUAL"
     return ReplayConfig(

@@ -98,7 +98,7 @@ def system_info(session: Session, frame: RequestFrame, now_ns: int) -> bytes:
         time=session.hub.started_ns / 1e9,
         severity="info",
         title="Local exchange",
-        message="thalex-mm local exchange simulator: synthetic market, no real funds.",
+        message=f"thalex-mm local exchange simulator: {session.hub.market_name}, no real funds.",
     )
     info = wire.SystemInfo(environment="testnet", banners=[banner], api_version=API_VERSION)
     return result_frame(bytes(frame.id), info)

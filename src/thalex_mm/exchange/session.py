@@ -12,8 +12,11 @@ Every failure becomes an error reply with the request's id; a request can never 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+import jwt
 
 from thalex_mm.exchange.channels import ChannelError, ChannelKind, ChannelSpec
 from thalex_mm.exchange.engine import SessionRef
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 MAX_MESSAGE_BYTES = 1 << 20  # Thalex (and the official client) cap a message at 1 MiB
 TEMPORARY_FAILURE = 20
 MAX_SUBSCRIPTIONS = 1000  # public channels per session; each one costs work on every change
+EXP_LEEWAY_S = 5.0  # a login token's exp may be this far in the past (clock skew)
 
 Handler = Callable[["Session", RequestFrame, int], bytes]
 
@@ -99,6 +103,13 @@ class Session:
         if len(data) > MAX_MESSAGE_BYTES:
             self.push(error_frame(b"null", ErrorCode.INVALID_REQUEST, "message exceeds 1 MiB"))
             return
+        if isinstance(data, bytes):  # a binary frame: nothing checked its UTF-8 yet
+            binary = data
+            try:
+                data = binary.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                self.push(invalid_utf8_reply(binary, exc))
+                return
         try:
             frame = decode_request(data)
         except FrameError as exc:
@@ -158,6 +169,7 @@ class Session:
         params = decode_params(frame, LoginParams)
         try:
             api_key = self.hub.keyring.verify(params.token, wall_ns / 1e9)
+            check_expiry(params.token, wall_ns / 1e9)
         except AuthError as exc:
             message = f"authentication failed: {exc}"
             raise FrameError(ErrorCode.AUTHENTICATION_FAILED, message) from None
@@ -228,6 +240,42 @@ class Session:
 
     def __repr__(self) -> str:  # never shows keys
         return f"Session(id={self.session_id}, account={self.account!r})"
+
+
+def check_expiry(token: str, now_s: float) -> None:
+    """AuthError when the (already verified) token carries an ``exp`` that has passed
+    (issue #16 defect 10: it was ignored). Thalex tokens need no exp; one that has one must be
+    a number and not more than `EXP_LEEWAY_S` in the past."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise AuthError("token is not a valid JWT") from None
+    exp = claims.get("exp")
+    if exp is None:
+        return
+    if isinstance(exp, bool) or not isinstance(exp, int | float) or not math.isfinite(exp):
+        raise AuthError("token exp must be a number (Unix seconds)")
+    if exp + EXP_LEEWAY_S < now_s:
+        raise AuthError("token has expired (exp is in the past)")
+
+
+_REPLACEMENT = "\ufffd".encode()
+
+
+def invalid_utf8_reply(data: bytes, exc: UnicodeDecodeError) -> bytes:
+    """Error 6 for a binary frame that is not UTF-8 (issue #16): it is not run, but its id is
+    echoed when the id itself is intact, so the client can match the reply; an id containing
+    an invalid byte becomes null, never echoed (the reply must stay valid UTF-8)."""
+    # Replacing invalid bytes never touches ASCII, so the JSON structure survives.
+    try:
+        request_id = bytes(decode_request(data.decode("utf-8", errors="replace")).id)
+    except FrameError as err:
+        request_id = err.request_id
+    if _REPLACEMENT in request_id:
+        request_id = b"null"
+    return error_frame(
+        request_id, ErrorCode.INVALID_REQUEST, f"invalid UTF-8 in the frame at byte {exc.start}"
+    )
 
 
 def _private_kind(name: str) -> ChannelKind | None:

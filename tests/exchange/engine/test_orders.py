@@ -19,9 +19,12 @@ from thalex_mm.exchange.engine import (
     OrderStatus,
     OrderType,
     OrderUpdate,
+    QuoteEntry,
+    QuoteSide,
     SessionRef,
     TimeInForce,
     TradeEvent,
+    default_instruments,
 )
 
 PERP = "BTC-PERPETUAL"
@@ -135,6 +138,7 @@ def test_market_order_on_empty_book_is_rejected(desk: Any) -> None:
         ({"price": 0}, ErrorCode.INVALID_PRICE),
         ({"price": -5}, ErrorCode.INVALID_PRICE),
         ({"price": 100.5}, ErrorCode.PRICE_NOT_ALIGNED),
+        ({"price": 100.0000001}, ErrorCode.PRICE_NOT_ALIGNED),  # was snapped to 100 (#16)
         ({"price": 100, "amount": 0.0015}, ErrorCode.INVALID_AMOUNT),
         ({"price": 100, "amount": 0}, ErrorCode.INVALID_AMOUNT),
         ({"price": 100, "amount": float("nan")}, ErrorCode.INVALID_AMOUNT),
@@ -158,6 +162,50 @@ def test_invalid_inserts_are_rejected_without_side_effects(
     assert out.error is not None and out.error.code == code and out.result is None
     assert out.events == [] and desk.engine.open_orders("A") == []
     assert desk.engine.book(PERP).asks == ((100.0, 1.0),)
+
+
+@pytest.mark.parametrize(
+    ("name", "price", "ticks"),
+    [
+        ("BTC-PERPETUAL", 50_000.0000001, None),  # issue #16 defect 10: was accepted as 50000
+        ("BTC-PERPETUAL", 50_000.00000001, None),
+        ("BTC-PERPETUAL", 50_000.000000004, 50_000),  # rounds to 50000 at 8 decimals
+        ("BTC-PERPETUAL", 10_000.92, None),  # Thalex testnet: code 15
+        ("ETH-PERPETUAL", 3_000.10000005, None),  # tick 0.1: was accepted as 3000.1
+        ("ETH-PERPETUAL", 3_000.1, 30_001),
+        ("ETH-PERPETUAL", 0.30000000000000004, 3),  # float noise is not a misalignment
+    ],
+)
+def test_prices_are_rounded_to_8_decimals_then_must_be_on_the_tick(
+    name: str, price: float, ticks: int | None
+) -> None:
+    engine = MatchingEngine(default_instruments(1))
+    spec = engine._instruments[name].spec
+    who = SessionRef("A", 1)
+    out = engine.insert(1, who, instrument_name=name, direction=BUY, amount=1.0, price=price)
+    if ticks is None:
+        assert out.error is not None and out.error.code == ErrorCode.PRICE_NOT_ALIGNED
+        assert engine.open_orders("A") == []
+        return
+    assert out.error is None and out.result.price == spec.ticks_to_price(ticks)
+    amend = engine.amend(2, who, order_id=out.result.order_id, price=price + 0.0000001, amount=1)
+    assert amend.error is not None and amend.error.code == ErrorCode.PRICE_NOT_ALIGNED
+
+
+def test_mass_quote_prices_off_the_tick_at_the_8th_decimal_are_rejected() -> None:
+    engine = MatchingEngine(default_instruments(1))
+    who = SessionRef("A", 1, persistent=False)
+    engine.set_mm_protection(1, who, product="FBTCUSD", trade_amount=1.0, quote_amount=1.0)
+    bid = QuoteSide(((50_000.0000001, 0.1),))
+    out = engine.mass_quote(2, who, [QuoteEntry(PERP, bid, None)])
+    assert out.result.n_fail == 1 and out.result.errors[0].code == ErrorCode.PRICE_NOT_ALIGNED
+    assert engine.open_orders("A") == []
+
+
+def test_amounts_are_rounded_to_8_decimals_too(desk: Any) -> None:
+    assert desk.limit(desk.a, BUY, 100, 0.0010000000001).amount == 0.001
+    out = insert(desk, desk.a, price=100, amount=0.00100001)
+    assert out.error is not None and out.error.code == ErrorCode.INVALID_AMOUNT
 
 
 def test_below_minimum_amount_is_rejected(desk: Any) -> None:
@@ -308,6 +356,48 @@ def test_amend_that_crosses_trades_and_is_volume_safe(desk: Any) -> None:
     assert snap.filled_amount == pytest.approx(0.07)
     assert snap.remaining_amount == pytest.approx(0.03)
     assert desk.engine.book(PERP).bids == ((101.0, 0.03),)
+
+
+def test_amend_of_a_post_only_order_never_trades_as_taker(desk: Any) -> None:
+    """Issue #14: an amend into the opposite side used to execute (as taker) although the order
+    was inserted post_only; it is re-priced one tick behind the best ask, as on insert."""
+    desk.limit(desk.c, SELL, 101, 0.05)
+    order = desk.limit(desk.a, BUY, 100, 0.1, post_only=True)
+    out = desk.engine.amend(desk.tick(), desk.a, order_id=order.order_id, price=103, amount=0.1)
+    snap = out.result
+    assert snap.fills == () and snap.filled_amount == 0 and snap.price == 100
+    assert snap.status is OrderStatus.OPEN and snap.change_reason is ChangeReason.AMEND
+    assert not [e for e in out.events if isinstance(e, TradeEvent)]
+    assert desk.engine.book(PERP).bids == ((100.0, 0.1),)
+    assert desk.engine.book(PERP).asks == ((101.0, 0.05),)
+    # a sell post_only amended below the best bid: one tick above it
+    ask = desk.limit(desk.a, SELL, 110, 0.1, post_only=True)
+    moved = desk.engine.amend(desk.tick(), desk.a, order_id=ask.order_id, price=95, amount=0.1)
+    assert moved.result.price == 101 and moved.result.fills == ()
+
+
+def test_amend_of_a_reject_post_only_order_that_would_cross_cancels_it(desk: Any) -> None:
+    desk.limit(desk.c, SELL, 101, 0.05)
+    order = desk.limit(desk.a, BUY, 100, 0.1, post_only=True, reject_post_only=True)
+    out = desk.engine.amend(desk.tick(), desk.a, order_id=order.order_id, price=101, amount=0.1)
+    snap = out.result
+    assert snap.status is OrderStatus.CANCELLED and snap.fills == ()
+    assert snap.delete_reason is DeleteReason.IMMEDIATE_CANCEL
+    assert snap.change_reason is ChangeReason.AMEND
+    assert desk.engine.book(PERP).bids == () and desk.engine.open_orders("A") == []
+    assert desk.engine.book(PERP).asks == ((101.0, 0.05),)
+
+
+def test_amend_of_a_post_only_mass_quote_never_trades_as_taker(desk: Any) -> None:
+    desk.limit(desk.c, SELL, 101, 0.05)
+    desk.engine.set_mm_protection(
+        desk.tick(), desk.a, product="FBTCUSD", trade_amount=1.0, quote_amount=1.0
+    )
+    bid = QuoteSide(((100, 0.1),))
+    desk.engine.mass_quote(desk.tick(), desk.a, [QuoteEntry(PERP, bid, None)], post_only=True)
+    (quote,) = desk.engine.open_orders("A")
+    out = desk.engine.amend(desk.tick(), desk.a, order_id=quote.order_id, price=102, amount=0.1)
+    assert out.result.fills == () and out.result.price == 100
 
 
 # ---- cancel, client ids -------------------------------------------------------------------------

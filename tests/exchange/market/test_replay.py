@@ -1,8 +1,13 @@
-"""Replaying recorded windows: index follows the recorded mid, recorded trades take liquidity."""
+"""Replaying recorded windows: index follows the recorded mid, recorded trades take liquidity;
+a replayed market is named as such (banner, exchange, run summary)."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +20,7 @@ from thalex_mm.exchange.engine import (
     TradeEvent,
     default_instruments,
 )
+from thalex_mm.exchange.local import ExchangeConfig, LocalExchange, market_name
 from thalex_mm.exchange.market import (
     MarketConfig,
     ReplayConfig,
@@ -106,3 +112,47 @@ def test_missing_window_is_a_clear_error(tmp_path: Path) -> None:
         window_paths("nope", tmp_path)
     with pytest.raises(ValueError, match="qty_scale"):
         ReplayConfig("w", qty_scale=0.0)
+
+
+SRC = str(Path(__file__).resolve().parents[3] / "src")
+WINDOW = "binance-usdm_BTCUSDT_2024-08-08_2354-2400"
+
+
+def test_market_names() -> None:
+    assert market_name(ExchangeConfig()) == "synthetic market"
+    assert market_name(ExchangeConfig(market=False)) == "no market"
+    assert market_name(ExchangeConfig(replay=f"/data/{WINDOW}_trades.csv.gz")) == (
+        f"replay of {WINDOW}"
+    )
+
+
+def test_the_system_info_banner_names_the_replayed_window(tmp_path: Path) -> None:
+    write_window(tmp_path, WINDOW)
+    exchange = LocalExchange(ExchangeConfig(replay=str(tmp_path / WINDOW)))
+    assert exchange.market_name == f"replay of {WINDOW}"
+    session = exchange.hub.open_session(0)
+    session.receive('{"method":"public/system_info","id":1,"params":{}}', 0)
+    (reply,) = session.take_output()
+    banner = json.loads(reply)["result"]["banners"][0]["message"]
+    assert f"replay of {WINDOW}" in banner and "synthetic" not in banner
+
+
+@pytest.mark.timeout(90)
+async def test_a_replay_runs_summary_says_replay_not_synthetic_market(tmp_path: Path) -> None:
+    """`thalex-mm run` called every in-process exchange a "synthetic market", replays too."""
+    write_window(tmp_path, WINDOW)
+    config = tmp_path / "run.toml"
+    config.write_text(f'[local_exchange]\nreplay = "{tmp_path / WINDOW}"\n')
+    summary_file = tmp_path / "summary.json"
+    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("THALEX_MM_PRIVATE_KEY", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "thalex_mm", "run", "--config", str(config), "--duration", "2",
+        "--no-journal", "--summary-json", str(summary_file),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 80)
+    assert proc.returncode == 0, stderr.decode()[-2000:]
+    mode = json.loads(summary_file.read_text())["mode"]
+    assert mode == f"local exchange (in-process, replay of {WINDOW})"
+    assert "synthetic market" not in stdout.decode()

@@ -7,8 +7,12 @@ from dataclasses import replace
 
 import pytest
 
+from thalex_mm.app.settings import MAX_INFORMED_HORIZON_S as RUN_MAX_HORIZON
+from thalex_mm.app.settings import config_from_data
+from thalex_mm.app.strict_convert import ConfigError
 from thalex_mm.domain import Side
 from thalex_mm.exchange.engine import (
+    AccountTradeEvent,
     Collar,
     ExchangeInstrument,
     MatchingEngine,
@@ -17,7 +21,8 @@ from thalex_mm.exchange.engine import (
     TradeEvent,
     default_instruments,
 )
-from thalex_mm.exchange.market import MarketConfig, SyntheticMarket
+from thalex_mm.exchange.market import INFORMED_SESSION, MarketConfig, SyntheticMarket
+from thalex_mm.exchange.market.config import MAX_INFORMED_HORIZON_S
 
 T0 = 1_763_000_000 * 1_000_000_000
 PERP = "BTC-PERPETUAL"
@@ -188,6 +193,9 @@ def test_informed_flow_creates_adverse_selection() -> None:
         ("maker_levels", 11),
         ("funding_interval_s", float("nan")),
         ("perp_premium_mean", 0.5),
+        ("informed_horizon_s", -1.0),
+        ("informed_horizon_s", 61.0),
+        ("informed_horizon_s", float("inf")),
     ],
 )
 def test_config_validation_names_the_field(field: str, value: object) -> None:
@@ -199,3 +207,79 @@ def test_missing_initial_price_is_a_clear_error() -> None:
     engine = MatchingEngine(default_instruments(T0))
     with pytest.raises(ValueError, match="ETHUSD"):
         SyntheticMarket(engine, MarketConfig(initial_prices={"BTCUSD": 1.0}))
+
+
+def run_path(
+    horizon_s: float, steps: int = 600, dt_ns: int = 100_000_000, seed: int = 31
+) -> tuple[list[tuple[float, ...]], list[tuple[int, str, Side]]]:
+    """(marks of every instrument after each step, informed trades as (step, name, side)),
+    with one skip of the clock half-way (the driver falling behind)."""
+    engine = MatchingEngine(default_instruments(T0))
+    cfg = MarketConfig(
+        seed=seed, volatility=1.0, informed_rate_per_s=1.0, informed_horizon_s=horizon_s,
+        maker_half_spread_bps=0.2, maker_level_step_bps=0.5,  # so a 100 ms move can reach it
+    )  # fmt: skip
+    market = SyntheticMarket(engine, cfg)
+    market.start(T0)
+    names = [i.name for i in engine.instruments()]
+    marks: list[tuple[float, ...]] = []
+    trades: list[tuple[int, str, Side]] = []
+    now = T0
+    for i in range(steps):
+        now += dt_ns
+        if i == steps // 2:
+            market.skip_to(now)
+            now += dt_ns
+        for e in market.step(now):
+            if isinstance(e, AccountTradeEvent) and e.account == INFORMED_SESSION.account:
+                trades.append((i, e.record.instrument_name, e.record.direction))
+        marks.append(tuple(engine.mark_price(name) or 0.0 for name in names))
+    return marks, trades
+
+
+def test_the_market_path_for_a_seed_is_the_same_whatever_the_informed_horizon() -> None:
+    base, trades = run_path(0.0)
+    assert trades  # the informed flow did trade
+    for horizon in (0.05, 2.0, 12.5):
+        marks, trades = run_path(horizon)
+        assert marks == base, horizon
+        assert trades
+
+
+def agreement(horizon_s: float, over_s: float, dt_s: float = 0.1) -> tuple[float, int]:
+    """How often informed trades point the way the fair price then moves over ``over_s``
+    (from the mark before the trade's step), and how many trades were counted."""
+    marks, trades = run_path(horizon_s, steps=1_500)
+    names = [i.name for i in default_instruments(T0)]
+    ahead = round(over_s / dt_s)
+    agree = total = 0
+    for step, name, side in trades:
+        if step == 0 or step + ahead >= len(marks):
+            continue
+        col = names.index(name)
+        move = marks[step + ahead][col] - marks[step - 1][col]
+        if move != 0:
+            total += 1
+            agree += (move > 0) == (side is Side.BUY)
+    return agree / total, total
+
+
+def test_informed_trades_see_the_fair_move_over_their_horizon() -> None:
+    """With a 5 s horizon the informed takers trade the way the fair price then moves over
+    those 5 s (they read it from the path the market later follows); knowing only the next
+    100 ms step (horizon 0), they are barely better than a coin over 5 s."""
+    seen, n = agreement(5.0, over_s=5.0)
+    blind, m = agreement(0.0, over_s=5.0)
+    assert n > 50 and m > 50
+    assert seen > 0.97, seen
+    assert blind < 0.75, blind
+
+
+def test_the_run_config_bounds_the_horizon_like_the_market_config() -> None:
+    assert RUN_MAX_HORIZON == MAX_INFORMED_HORIZON_S
+    lx = config_from_data(
+        {"local_exchange": {"informed_rate_per_s": 0.5, "informed_horizon_s": 5}}
+    ).local_exchange
+    assert (lx.informed_rate_per_s, lx.informed_horizon_s) == (0.5, 5.0)
+    with pytest.raises(ConfigError, match=r"local_exchange: informed_horizon_s must be 0\.\.60"):
+        config_from_data({"local_exchange": {"informed_horizon_s": 61}})

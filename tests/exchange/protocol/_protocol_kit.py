@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import thalex
 from _thalex_schema import check_frame, has_method
 
-from thalex_mm.exchange.engine import MatchingEngine, default_instruments
+from thalex_mm.exchange.engine import ExchangeInstrument, MatchingEngine, default_instruments
 from thalex_mm.exchange.hub import ExchangeHub, Market, SimClock
 from thalex_mm.exchange.session import Session
 from thalex_mm.venue.thalex.auth import KeyRing, generate_key_pair, make_token
@@ -32,10 +32,17 @@ class Harness:
     """A hub with two API keys, driven by hand: frames in, decoded (and validated) frames out."""
 
     def __init__(
-        self, *, rate_scale: float = 1.0, market: Market | None = None, time_scale: float = 1.0
+        self,
+        *,
+        rate_scale: float = 1.0,
+        market: Market | None = None,
+        time_scale: float = 1.0,
+        instruments: Sequence[ExchangeInstrument] | None = None,
     ) -> None:
         self.wall_ns = T0
-        self.engine = MatchingEngine(default_instruments(T0))
+        self.engine = MatchingEngine(
+            default_instruments(T0) if instruments is None else instruments
+        )
         self.keyring = KeyRing()
         for key_id, account in KEYS.items():
             self.keyring.add(key_id, PUBLIC_PEM, account)

@@ -195,6 +195,8 @@ async def test_bad_input_gets_error_replies_and_the_connection_stays_up(
     assert "1 MiB" in (await client.wait_for(lambda m: "error" in m))["error"]["message"]
     await client.ws.send(b'{"method": "public/system_info", "id": 6}')  # a binary frame
     assert (await client.reply(6))["result"]["environment"] == "testnet"
+    await client.ws.send(b'{"method":"public/tick\xffer","id":9,"params":{}}')  # not UTF-8
+    assert (await client.reply(9))["error"]["code"] == ErrorCode.INVALID_REQUEST
     await client.instrument(PERP, id=7)
     assert (await client.reply(7))["result"]["tick_size"] == 1
     assert exchange.hub.internal_error_count == 0

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
+import jwt
 import pytest
-from _protocol_kit import NS, PERP, Harness, find_reply
+from _protocol_kit import NS, PERP, PRIVATE_PEM, Harness, find_reply
 
 from thalex_mm.venue.thalex.codes import ErrorCode
 
@@ -45,6 +46,36 @@ def test_bad_frames_get_an_error_reply_and_the_session_survives(
     assert reply["error"]["code"] == ErrorCode.INVALID_REQUEST
     assert mentions in reply["error"]["message"]
     # still usable
+    assert h.call(session, "public/system_info", id=2)["environment"] == "testnet"
+
+
+@pytest.mark.parametrize(
+    ("frame", "echoed_id"),
+    [
+        (b'{"method":"public/tick\xffer","id":9,"params":{}}', 9),  # the issue's repro
+        (b'{"method":"public/ticker","id":9,"params":{"instrument_name":"BTC\xff"}}', 9),
+        (b'{"method":"public/ticker","id":"9\xff","params":{}}', None),  # never echoed
+        (b'{"method":"public/ticker","id":[1,"\xc3"],"params":{}}', None),
+        (b"\xff\xfe{}", None),
+    ],
+)
+def test_invalid_utf8_in_a_binary_frame_gets_an_error_reply_and_the_session_survives(
+    frame: bytes, echoed_id: object
+) -> None:
+    """Issue #16 defect 3: UnicodeDecodeError escaped (the server closed the socket with 1011),
+    a bad byte in params was an internal error, and an id with one was echoed as invalid
+    UTF-8. Now every such frame gets error 6, valid UTF-8, and the session goes on."""
+    h = Harness()
+    session = h.open()
+    h.login(session)
+    session.receive(frame, h.wall_ns)
+    h.hub.take_ready()
+    (raw,) = session.take_output()
+    reply = json.loads(raw.decode("utf-8"))  # strict: raises on invalid UTF-8
+    assert reply["id"] == echoed_id
+    assert reply["error"]["code"] == ErrorCode.INVALID_REQUEST
+    assert "invalid UTF-8" in reply["error"]["message"]
+    assert h.hub.internal_error_count == 0
     assert h.call(session, "public/system_info", id=2)["environment"] == "testnet"
 
 
@@ -134,6 +165,44 @@ def test_login_failures_are_error_19_and_leave_the_session_anonymous(case: str, 
     assert reply["error"]["code"] == code
     assert session.account is None
     assert h.call(session, "private/portfolio", id=3)["error"]["code"] == ErrorCode.NOT_LOGGED_IN
+
+
+def signed(h: Harness, claims: dict[str, object]) -> str:
+    """A token of K000000001 with extra claims (iat = the harness clock)."""
+    payload = {"iat": h.wall_ns / NS, **claims}
+    return jwt.encode(payload, PRIVATE_PEM, algorithm="RS512", headers={"kid": "K000000001"})
+
+
+@pytest.mark.parametrize(
+    ("exp_offset_s", "accepted"),
+    [(-60.0, False), (-6.0, False), (-4.0, True), (60.0, True), (None, True)],
+)
+def test_a_token_whose_exp_has_passed_is_refused_with_error_19(
+    exp_offset_s: float | None, accepted: bool
+) -> None:
+    """Issue #16 defect 10: exp was not checked. It may be 5 s in the past (clock skew)."""
+    h = Harness()
+    session = h.open()
+    claims = {} if exp_offset_s is None else {"exp": h.wall_ns / NS + exp_offset_s}
+    reply = h.call(session, "public/login", {"token": signed(h, claims)}, id=1)
+    if accepted:
+        assert reply == {"account_number": "A000000001"}
+        return
+    assert reply["error"]["code"] == ErrorCode.AUTHENTICATION_FAILED
+    assert "expired" in reply["error"]["message"]
+    assert session.account is None
+
+
+@pytest.mark.parametrize("exp", ["soon", True, None])
+def test_a_non_numeric_exp_is_refused(exp: object) -> None:
+    h = Harness()
+    session = h.open()
+    reply = h.call(session, "public/login", {"token": signed(h, {"exp": exp})}, id=1)
+    if exp is None:  # "exp": null is no expiry
+        assert reply == {"account_number": "A000000001"}
+        return
+    assert reply["error"]["code"] == ErrorCode.AUTHENTICATION_FAILED
+    assert "exp must be a number" in reply["error"]["message"]
 
 
 def test_order_messages_are_throttled_at_10_per_second_then_recover() -> None:

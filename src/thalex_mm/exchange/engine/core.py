@@ -39,6 +39,8 @@ from thalex_mm.exchange.engine.types import (
     TradeRecord,
 )
 
+_ORDER_ID_SPACE = 1 << 64  # 16 hex digits, as Thalex's order ids
+_MAX_EPOCH = 1 << 62  # µs since 1970 stay far below (about 2^50.7 in 2026)
 _CLOSED_KEPT = 10_000  # closed orders still found by `order(order_id)`
 _RECENT_TRADES_KEPT = 1_000
 _CLIENT_REASONS = frozenset({DeleteReason.CLIENT_CANCEL, DeleteReason.CLIENT_BULK_CANCEL})
@@ -63,9 +65,16 @@ class EngineCore:
         instruments: Sequence[ExchangeInstrument],
         *,
         default_balance: float = 1_000_000.0,
+        id_epoch: int = 0,
     ) -> None:
+        """``id_epoch`` seeds the order and trade ids (see `_next_order_id`): give each start a
+        later one (`LocalExchange` uses the wall clock in µs), so a restarted exchange never
+        reuses an id a client has already seen."""
         if not instruments:
             raise ValueError("instruments: the engine needs at least one instrument")
+        if not 0 <= id_epoch < _MAX_EPOCH:
+            raise ValueError(f"id_epoch must be 0..{_MAX_EPOCH - 1}, got {id_epoch}")
+        self._id_epoch = id_epoch
         self._instruments: dict[str, ExchangeInstrument] = {}
         self._products: dict[str, list[str]] = {}
         self._by_underlying: dict[str, list[str]] = {}
@@ -128,16 +137,19 @@ class EngineCore:
 
     # ---- ids -----------------------------------------------------------------------------
     def _next_order_id(self) -> str:
+        """16 hex digits: the epoch plus a sequence number. A later start's epoch (µs) is past
+        every id of an earlier one unless that one issued more than an order per µs."""
         self._order_seq += 1
-        return f"{self._order_seq:016X}"
+        return f"{(self._id_epoch + self._order_seq) % _ORDER_ID_SPACE:016X}"
 
     def _next_priority(self) -> int:
         self._prio_seq += 1
         return self._prio_seq
 
     def _next_trade_id(self) -> str:
+        """32 hex digits: the epoch, then a sequence number of its own."""
         self._trade_seq += 1
-        return f"{self._trade_seq:032X}"
+        return f"{self._id_epoch:016X}{self._trade_seq:016X}"
 
     # ---- order registry ------------------------------------------------------------------
     def _add_open(self, order: Order, lots: int) -> None:

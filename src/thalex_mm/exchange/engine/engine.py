@@ -20,8 +20,10 @@ Choices where protocol.md leaves room: a market order against an empty opposite 
 rejected with 41; an amend to ≤ the filled amount reports change_reason `cancel` with
 delete_reason `client_cancel`; reduce_only rejections use 57; mass-quote `n_success`/`n_fail`
 count sides; a failed side leaves that side's old quotes in place; cancel_mass_quote deletes
-with `client_cancel`. No self-trade prevention (STP is opt-in on Thalex). Resting reduce_only
-orders are re-cut after the position changes (`amend` update, or delete_reason
+with `client_cancel`. An amend keeps post_only semantics: a crossing price is re-priced one
+tick behind the best opposite price, or (reject_post_only) the order is cancelled with
+`immediate_cancel`, as on insert. No self-trade prevention (STP is opt-in on Thalex).
+Resting reduce_only orders are re-cut after the position changes (`amend` update, or delete_reason
 `admin_cancel` once nothing is left to reduce; they come with step 3's events). No margin
 checks (error 24 never occurs).
 """

@@ -7,6 +7,12 @@ import datetime as dt
 from dataclasses import dataclass
 
 from thalex_mm.domain import InstrumentKind, InstrumentSpec
+from thalex_mm.exchange.fees import (
+    DEFAULT_MAKER_FEE_RATE,
+    DEFAULT_TAKER_FEE_RATE,
+    check_pair,
+    check_rate,
+)
 
 _NS = 1_000_000_000
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
@@ -22,8 +28,8 @@ class ExchangeInstrument:
     """
 
     spec: InstrumentSpec
-    maker_fee_rate: float = 0.0001
-    taker_fee_rate: float = 0.0003
+    maker_fee_rate: float = DEFAULT_MAKER_FEE_RATE
+    taker_fee_rate: float = DEFAULT_TAKER_FEE_RATE
     collar_fraction: float = 0.05
     initial_margin_rate: float = 0.01
     create_time_ns: int = 0
@@ -33,8 +39,9 @@ class ExchangeInstrument:
             raise ValueError(f"{self.name}: collar_fraction must be in (0, 1)")
         if not 0 <= self.initial_margin_rate <= 1:
             raise ValueError(f"{self.name}: initial_margin_rate must be in [0, 1]")
-        if self.taker_fee_rate < 0 or self.maker_fee_rate <= -1:
-            raise ValueError(f"{self.name}: taker_fee_rate must be ≥ 0, maker_fee_rate > -1")
+        check_rate(self.maker_fee_rate, f"{self.name}: maker_fee_rate")
+        check_rate(self.taker_fee_rate, f"{self.name}: taker_fee_rate")
+        check_pair(self.maker_fee_rate, self.taker_fee_rate, f"{self.name}: ")
 
     @property
     def name(self) -> str:

@@ -21,6 +21,8 @@ class Order:
     """A live or closed order in integer ticks and lots.
 
     ``seq`` is the time-priority key: it is renewed when an amend loses priority.
+    ``post_only`` / ``reject_post_only`` stay with the order, so an amend that would cross is
+    re-priced (or cancelled) like the insert was, never trading as taker.
     """
 
     order_id: str
@@ -39,6 +41,8 @@ class Order:
     label: str | None = None
     reduce_only: bool = False
     is_mass_quote: bool = False
+    post_only: bool = False
+    reject_post_only: bool = False
     shown_price: bool = True  # False: market order inserted without a price
     filled: int = 0
     resting: bool = False

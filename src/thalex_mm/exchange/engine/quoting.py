@@ -286,10 +286,12 @@ class QuotingEngine(TradingEngine):
                 create_time_ns=now_ns,
                 label=label,
                 is_mass_quote=True,
+                post_only=post_only,
+                reject_post_only=reject_post_only,
             )
             self._register(order)
             existing.append(order)
-            self._enter(order, now_ns, post_only=post_only, reject_post_only=reject_post_only)
+            self._enter(order, now_ns)
             self._batch.own.append(
                 OrderUpdate(
                     order.account,

@@ -134,42 +134,36 @@ class TradingEngine(EngineCore):
             client_order_id=client_order_id,
             label=label,
             reduce_only=reduce_only,
+            post_only=post_only,
+            reject_post_only=reject_post_only,
             shown_price=price is not None,
         )
         self._register(order)
-        self._enter(
-            order,
-            now_ns,
-            post_only=post_only,
-            reject_post_only=reject_post_only,
-            immediate_or_cancel=tif is TimeInForce.IOC,
-        )
+        self._enter(order, now_ns, immediate_or_cancel=tif is TimeInForce.IOC)
         snap = order.snapshot(ChangeReason.INSERT, tuple(order.fills))
         self._batch.own.append(OrderUpdate(order.account, order.session_id, snap))
         return Outcome(result=snap, events=self._finish(now_ns))
 
-    def _enter(
-        self,
-        order: Order,
-        now_ns: int,
-        *,
-        post_only: bool,
-        reject_post_only: bool,
-        immediate_or_cancel: bool = False,
-    ) -> None:
-        """Put a registered order on its book: a post_only order that would cross is re-priced
-        one tick behind the best opposite price (or cancelled with reject_post_only), then it
-        matches; the remainder rests, or is cancelled for IOC."""
+    def _keep_passive(self, order: Order, now_ns: int) -> None:
+        """A post_only order (not on the book) whose price would cross is re-priced one tick
+        behind the best opposite price, or cancelled (immediate_cancel) with reject_post_only
+        or when that price would be ≤ 0. Used on insert and on amend alike."""
         book = self._books[order.spec.name]
         side = order.side
-        if post_only and book.crosses(side, order.price):
-            best = book.best(side.opposite)
-            assert best is not None
-            adjusted = best - 1 if side is Side.BUY else best + 1
-            if reject_post_only or adjusted <= 0:
-                self._close(order, DeleteReason.IMMEDIATE_CANCEL, now_ns)
-            else:
-                order.price = adjusted
+        if not order.post_only or not book.crosses(side, order.price):
+            return
+        best = book.best(side.opposite)
+        assert best is not None
+        adjusted = best - 1 if side is Side.BUY else best + 1
+        if order.reject_post_only or adjusted <= 0:
+            self._close(order, DeleteReason.IMMEDIATE_CANCEL, now_ns)
+        else:
+            order.price = adjusted
+
+    def _enter(self, order: Order, now_ns: int, *, immediate_or_cancel: bool = False) -> None:
+        """Put a registered order on its book: post_only is applied (`_keep_passive`), then it
+        matches; the remainder rests, or is cancelled for IOC."""
+        self._keep_passive(order, now_ns)
         if order.is_live:
             self._match(order, now_ns)
             if order.filled >= order.amount:
@@ -215,6 +209,9 @@ class TradingEngine(EngineCore):
         Same price and no increase keeps time priority; a price change or an increase moves the
         order to the back (and it may trade, as a taker). An amount at or below the filled
         amount deletes the order: change_reason `cancel`, delete_reason `client_cancel`.
+        A post_only order keeps its flags: a crossing price is re-priced one tick behind the
+        best opposite price (reject_post_only: the order is cancelled, change_reason `amend`,
+        delete_reason `immediate_cancel`), so it never trades as taker (issue #14).
         MM protection is not evaluated for the amended order's own executions.
         """
         found = self._find(session, order_id, client_order_id)
@@ -269,11 +266,13 @@ class TradingEngine(EngineCore):
             self._add_open(order, lots - order.amount)
             order.amount = lots
             order.seq = self._next_priority()
-            self._match(order, now_ns, count_taker_quote=False)
-            if order.filled >= order.amount:
-                self._close(order, DeleteReason.FILLED, now_ns)
-            else:
-                self._rest(order)
+            self._keep_passive(order, now_ns)
+            if order.is_live:
+                self._match(order, now_ns, count_taker_quote=False)
+                if order.filled >= order.amount:
+                    self._close(order, DeleteReason.FILLED, now_ns)
+                else:
+                    self._rest(order)
         snap = order.snapshot(ChangeReason.AMEND, tuple(order.fills[fills_before:]))
         self._batch.own.append(OrderUpdate(order.account, order.session_id, snap))
         return Outcome(result=snap, events=self._finish(now_ns))

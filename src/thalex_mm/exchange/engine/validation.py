@@ -7,13 +7,23 @@ import math
 from thalex_mm.domain import InstrumentSpec, Side
 from thalex_mm.exchange.engine.types import EngineError, ErrorCode
 
+_DECIMALS = 8  # Thalex rounds prices and amounts to 8 decimals, then checks alignment (§4.3)
+
+
+def _on_grid(index: int | None, value: float, to_value: float) -> bool:
+    """Is ``value``, rounded to 8 decimals, exactly grid point ``index`` (whose value is
+    ``to_value``)? `InstrumentSpec`'s ``*_exact`` helpers forgive a millionth of a step
+    (float noise in venue data), which would snap 50000.0000001 onto a tick of 1 instead of
+    rejecting it; a client's order must be aligned at the 8th decimal."""
+    return index is not None and to_value == round(value, _DECIMALS)
+
 
 def parse_price(spec: InstrumentSpec, price: float) -> int | EngineError:
     """Ticks of an aligned positive price, else error 13 (not positive) or 15 (off the grid)."""
     if not isinstance(price, int | float) or not math.isfinite(price) or price <= 0:
         return EngineError(ErrorCode.INVALID_PRICE, f"price must be a positive number: {price}")
     ticks = spec.price_to_ticks_exact(price)
-    if ticks is None:
+    if ticks is None or not _on_grid(ticks, price, spec.ticks_to_price(ticks)):
         return EngineError(
             ErrorCode.PRICE_NOT_ALIGNED,
             f"price {price} is not aligned with tick size {spec.tick_size}",
@@ -34,7 +44,7 @@ def parse_lots(
     if not isinstance(amount, int | float) or not math.isfinite(amount) or amount < 0:
         return EngineError(ErrorCode.INVALID_AMOUNT, f"amount must be a positive number: {amount}")
     lots = spec.amount_to_lots_exact(amount)
-    if lots is None:
+    if lots is None or not _on_grid(lots, amount, spec.lots_to_amount(lots)):
         return EngineError(
             ErrorCode.INVALID_AMOUNT,
             f"amount {amount} is not aligned with volume tick size {spec.amount_step}",

@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+MAX_INFORMED_HORIZON_S = 60.0  # the path is drawn this far ahead at most (memory, start-up)
+
 
 def _default_prices() -> dict[str, float]:
     return {"BTCUSD": 80_000.0, "ETHUSD": 3_000.0}
@@ -29,9 +31,11 @@ class MarketConfig:
     resting δ bps from fair is hit at rate A·e^(−kδ) (the Avellaneda–Stoikov flow).
     Extra load-test perpetuals (``SYN…``) use ``extra_requote_bps`` and
     ``extra_taker_rate_per_s`` instead, so a hundred of them stay cheap to simulate.
-    Informed takers: Poisson at ``informed_rate_per_s``; each knows the coming index move and,
-    if it exceeds ``informed_min_move_bps``, buys/sells up to the new fair price
-    (``informed_notional_usd`` per order), so stale quotes are picked off.
+    Informed takers: Poisson at ``informed_rate_per_s`` per instrument; each knows the fair
+    price ``informed_horizon_s`` ahead (0: at the end of the current step) and, if it is more
+    than ``informed_min_move_bps`` from the current one, buys/sells up to it
+    (``informed_notional_usd`` per order), so stale quotes are picked off. The path is drawn
+    that far ahead in advance (see `SyntheticMarket`); the horizon does not change it.
     """
 
     seed: int = 7
@@ -57,6 +61,7 @@ class MarketConfig:
     informed_rate_per_s: float = 0.0
     informed_min_move_bps: float = 0.5
     informed_notional_usd: float = 20_000.0
+    informed_horizon_s: float = 0.0  # how far ahead informed takers see (≤ 60 s)
     max_step_s: float = 60.0  # longer gaps are simulated as several sub-steps
     # the extra load-test perpetuals (SYN001-PERPETUAL …): cheaper background flow
     extra_requote_bps: float = 2.0  # the maker re-quotes them after a larger fair move
@@ -96,6 +101,14 @@ class MarketConfig:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"MarketConfig.{name} must be a finite number > 0, got {value!r}")
+        horizon = self.informed_horizon_s
+        if not (isinstance(horizon, int | float) and math.isfinite(horizon)) or not (
+            0 <= horizon <= MAX_INFORMED_HORIZON_S
+        ):
+            raise ValueError(
+                f"MarketConfig.informed_horizon_s must be 0..{MAX_INFORMED_HORIZON_S:g} s, "
+                f"got {horizon!r}"
+            )
         if not math.isfinite(self.perp_premium_mean) or abs(self.perp_premium_mean) > 0.05:
             raise ValueError("MarketConfig.perp_premium_mean must be within ±0.05")
         if not math.isfinite(self.future_basis_per_year) or abs(self.future_basis_per_year) > 1:

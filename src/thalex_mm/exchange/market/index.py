@@ -1,7 +1,8 @@
 """Index prices: a two-regime jump diffusion, and the marks derived from it.
 
-`IndexProcess.propose(dt)` draws the next move without applying it, so informed flow can trade
-on it first; `commit()` applies it. All randomness comes from the generator passed in.
+`IndexProcess.propose(dt)` draws the next move, `commit()` applies it; the synthetic market
+runs them ahead of the present (its path buffer), so informed flow can trade on moves to come.
+All randomness comes from the generator passed in.
 """
 
 from __future__ import annotations

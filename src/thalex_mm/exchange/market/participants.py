@@ -3,7 +3,8 @@
 - `BackgroundMaker` keeps a ladder of mass quotes around each instrument's fair price.
 - `UninformedTakers` send Poisson sweeps whose depth is exponential: a resting order δ bps from
   fair is hit at rate A·e^(−kδ).
-- `InformedTrader` knows the next fair price and takes the quotes the move will make stale.
+- `InformedTrader` knows the fair price a horizon ahead (`MarketConfig.informed_horizon_s`;
+  0: the end of the step) and takes the quotes the move will make stale.
 """
 
 from __future__ import annotations
@@ -213,7 +214,8 @@ class UninformedTakers:
 
 
 class InformedTrader:
-    """Trades ahead of the index: buys before a rise, sells before a fall, up to new fair."""
+    """Trades ahead of the index: buys before a rise, sells before a fall, up to the fair
+    price it foresees (``fairs_next``: the horizon's, from the market's path buffer)."""
 
     def __init__(
         self,
