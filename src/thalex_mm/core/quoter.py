@@ -220,11 +220,10 @@ class Quoter:
             self._refuse(f"trade at {price:g} is {abs(price / fair - 1.0):.1%} from fair")
             return
         if self.candles is not None and e.amount_lots > 0:
-            before = len(self.candles.candles)
-            self.candles.on_trade(
+            closed = self.candles.on_trade(
                 e.now_ns, price, e.amount_lots * self.spec.amount_step, int(e.side)
             )
-            if len(self.candles.candles) != before:
+            if closed:
                 self._candle_signals()
         if self.intensity is None:
             return
