@@ -23,6 +23,7 @@ from thalex_mm.core import events as ev
 from thalex_mm.core.trade_ids import TradeIds
 from thalex_mm.domain import InstrumentSpec
 from thalex_mm.journal import (
+    EstimatorState,
     Fill,
     Journal,
     MarketSnapshot,
@@ -241,6 +242,17 @@ class JournalBridge:
             records.append(self._position_record(name, now_ns, pos, mark, pos.unrealised(mark)))
         self.journal.append_batch(records)
         self._position_next = (start + count) % max(len(order), 1)
+
+    def estimator_states(self, states: Mapping[str, dict[str, Any]], now_ns: int) -> None:
+        """The engine's estimator states (``Engine.estimator_states()``), one record per
+        instrument, for a warm start to read back (app/warm_start.py)."""
+        strategy = self.strategy
+        self.journal.append_batch(
+            [
+                EstimatorState(ts_ns=now_ns, strategy=strategy, instrument=name, state=state)
+                for name, state in states.items()
+            ]
+        )
 
     def _risk_record(
         self, instrument: str, now_ns: int, kind: str, state: str, detail: str

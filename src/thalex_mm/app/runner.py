@@ -29,6 +29,7 @@ from thalex_mm.app.polling import keep_polling
 from thalex_mm.app.reporting import RunFacts, run_summary, status_line
 from thalex_mm.app.run_stats import RunStats
 from thalex_mm.app.settings import AppConfig, public_channels
+from thalex_mm.app.warm_start import SavedStates, restore
 from thalex_mm.core import actions as act
 from thalex_mm.core import events as ev
 from thalex_mm.core.engine import Engine
@@ -79,6 +80,10 @@ class Runner:
         self.last_quote: dict[str, act.QuoteReport] = {}
         self.kill_switches: list[act.KillSwitch] = []
         self.on_decision: Callable[[act.Decision], None] | None = None  # tests, tools
+        # estimator states to resume from (app/warm_start.py) and where the line saying what
+        # was restored goes; None: no warm start (the launcher says why)
+        self.warm_start: SavedStates | None = None
+        self.announce: Callable[[str], None] = log.info
         self.fatal: str | None = None
         self.stop_reason = ""
         self.risk_blocked: str | None = None  # journal back-pressure reason while blocked
@@ -134,6 +139,7 @@ class Runner:
             self._closing = True
             await self.client.close()  # cancel_session, then close
             self._heap.restore()
+            self._save_estimators()  # what this run learnt, for the next one's warm start
         if self.fatal is not None:
             raise UserError(self.fatal)
         return self.summary()
@@ -151,6 +157,8 @@ class Runner:
         except (EngineSetupError, ValueError) as exc:
             self._fail(str(exc))
             return None
+        if self.warm_start is not None:  # before the engine's first event
+            self.announce(restore(engine, self.warm_start))
         self.engine = engine
         specs = {c.spec.name: c.spec for c in config.instruments}
         self.stats = RunStats(specs.values(), self.config.run.latency_samples)
@@ -328,6 +336,8 @@ class Runner:
         # timer ticks of that interval (a slice per tick, never all 100 in one burst)
         position_share = min(1.0, interval / cfg.journal.position_interval_s)
         next_status = time.monotonic() + status_every
+        estimators_every = cfg.journal.estimator_interval_s
+        next_estimators = time.monotonic() + estimators_every
         last_in, last_out, last_t = 0, 0, time.monotonic()
         while True:
             await asyncio.sleep(interval)
@@ -342,6 +352,9 @@ class Runner:
             now = time.monotonic()
             if self.bridge is not None and self.engine is not None:
                 self.bridge.positions(self.engine.instruments, time.time_ns(), position_share)
+            if now >= next_estimators:
+                next_estimators = now + estimators_every
+                self._save_estimators()
             if self.journal is not None:
                 self.journal.prefault()  # the next appends' pages, mapped ahead of them
             if now >= next_status:
@@ -352,6 +365,10 @@ class Runner:
                 rate_in, rate_out = (frames_in - last_in) / span, (frames_out - last_out) / span
                 log.info("%s", self.status_line(rate_in, rate_out))
                 last_in, last_out, last_t = frames_in, frames_out, now
+
+    def _save_estimators(self) -> None:
+        if self.bridge is not None and self.engine is not None:
+            self.bridge.estimator_states(self.engine.estimator_states(), time.time_ns())
 
     def _check_backpressure(self) -> None:
         journal, engine = self.journal, self.engine

@@ -194,6 +194,22 @@ def last_estimator_states(reader: Reader, strategy: str) -> dict[str, dict[str, 
     return states
 
 
+def newest_estimator_states(reader: Reader, strategy: str) -> dict[str, tuple[int, dict[str, Any]]]:
+    """Per instrument, the newest saved estimator state of ``strategy`` and when it was saved
+    (``ts_ns``): a warm start checks its age before using it."""
+    rows = reader.rows(
+        "SELECT e.instrument, e.ts_ns, e.state FROM estimator_states e JOIN (SELECT "
+        "instrument, MAX(ts_ns) AS ts FROM estimator_states WHERE strategy = ? GROUP BY "
+        "instrument) m ON e.instrument = m.instrument AND e.ts_ns = m.ts WHERE e.strategy = ? "
+        "ORDER BY e.seq",
+        [strategy, strategy],
+    )
+    return {
+        instrument: (int(ts_ns), state if isinstance(state, dict) else json.loads(state))
+        for instrument, ts_ns, state in rows
+    }
+
+
 def fill_key(trade_id: str, order_id: str) -> str:
     """One fill's identity: a trade id alone is shared by both legs of a self-trade."""
     return f"{trade_id}|{order_id}"
