@@ -312,7 +312,7 @@ def make_runner(
     if journal is not None:
         runner.client.translator.trade_sink = TradeJournal(
             journal, STRATEGY, known=start.trade_ids, labels=order_labels(cfg),
-            catch_up=start.earlier_runs > 0,
+            catch_up=start.earlier_runs > 0, fair_at=runner.fair_at_fill,
         )  # fmt: skip
     if start.warm.off is None:
         runner.warm_start = start.warm  # restored when the engine is built, before its 1st event

@@ -165,7 +165,12 @@ class Runner:
         if self.journal is not None:
             models = {s.name: (s.quote.model, s.quote.gamma) for s in self.config.instruments}
             self.bridge = JournalBridge(self.journal, STRATEGY, specs, models)
+            self.bridge.fair_at = self.fair_at_fill
         return engine
+
+    def fair_at_fill(self, instrument: str, trade_id: str) -> float | None:
+        """The fair value when ``trade_id`` filled (for the journal's fill records)."""
+        return None if self.stats is None else self.stats.fair_at_fill(instrument, trade_id)
 
     def _fail(self, message: str) -> None:
         if self.fatal is None:
@@ -238,8 +243,11 @@ class Runner:
             stats.reset_ticks()
         if actions:
             self._send(actions, event.now_ns, stats)
-        if market is not None and bridge is not None:  # after the orders left: off their path
-            bridge.market(market, event.now_ns, engine.instruments[market].market)
+        if market is not None:  # after the orders left: off their path
+            inst = engine.instruments[market]
+            stats.by_name[market].quality.on_fair(event.now_ns, inst.mark())  # fair value
+            if bridge is not None:
+                bridge.market(market, event.now_ns, inst.market)
         if decisions:
             self._on_decisions(decisions)
             decisions.clear()
@@ -250,10 +258,9 @@ class Runner:
             return
         inst = engine.instruments[u.instrument]
         if u.fills:
-            mid = inst.market.mid()
             for f in u.fills:
                 if stats.new_fill(f.trade_id):
-                    st.on_fill(f, mid)
+                    st.on_fill(f, u.now_ns)
             st.on_position(inst.position.lots)
         if self.bridge is not None:
             self.bridge.order_update(u, inst.position.lots)
@@ -263,10 +270,9 @@ class Runner:
         if st is None:
             return
         inst = engine.instruments[e.instrument]
-        mid = inst.market.mid()
         new = [f for f in e.fills if stats.new_fill(f.trade_id)]
         for f in new:
-            st.on_fill(f, mid)
+            st.on_fill(f, e.now_ns)
         if self.bridge is not None:
             self.bridge.replayed_fills(
                 e.instrument, new, now_ns=e.now_ns, position_lots=inst.position.lots
@@ -294,9 +300,12 @@ class Runner:
             for f in u.fills:
                 # first resync: fills of a previous run's orders are history, not this run's
                 if stats.new_fill(f.trade_id) and self.resyncs > 1:
-                    st.on_fill(f, engine.instruments[u.instrument].market.mid())
+                    st.on_fill(f, e.now_ns)
         for name, st in stats.by_name.items():
-            st.on_position(engine.instruments[name].position.lots)
+            pos = engine.instruments[name].position
+            st.on_position(pos.lots)
+            if self.resyncs == 1:  # the position taken over from the venue: part of its PnL
+                st.on_start(pos.lots, pos.average_price)
         if self.resyncs > 1:
             log.warning("reconnected and resynced (%d reconnects so far)", self.resyncs - 1)
 
@@ -350,6 +359,8 @@ class Runner:
                     if self.timer_errors == 1 or self.timer_errors % 1000 == 0:
                         log.exception("error on the engine timer (%d so far)", self.timer_errors)
             now = time.monotonic()
+            if self.stats is not None:
+                self.stats.advance(time.time_ns())  # markouts due by now
             if self.bridge is not None and self.engine is not None:
                 self.bridge.positions(self.engine.instruments, time.time_ns(), position_share)
             if now >= next_estimators:
