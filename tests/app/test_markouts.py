@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from thalex_mm.app.markouts import FillQuality, decompose
+from thalex_mm.app.markouts import FAIR_MEMORY, FillQuality, decompose
 from thalex_mm.app.run_stats import (
     INSTRUMENT_KEYS,
     RunStats,
@@ -137,6 +137,9 @@ def test_markouts_wait_in_bounded_memory_and_the_dropped_are_counted() -> None:
     q.advance(2 * S)
     assert (h.fills, h.left_out, len(h.pending)) == (3, 2, 0)
     assert h.total == pytest.approx(3 * (100.0 - 99.0))
+    for i in range(FAIR_MEMORY + 10):  # the fair-at-fill memory keeps only the newest
+        q.on_fill(10 * S, f"u{i}", 1, 99.0, 1.0)
+    assert len(q.fair_at) == FAIR_MEMORY and "u9" not in q.fair_at and "u10" in q.fair_at
 
 
 def test_no_fair_yet_means_no_edge_and_the_move_goes_to_inventory() -> None:

@@ -20,7 +20,7 @@ updates and the runner's timer; at most ``max_pending`` fills wait per horizon.
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 HORIZONS_S = (1, 5, 30)
@@ -85,7 +85,8 @@ class FillQuality:
         self.net_amount = 0.0  # Σ s·a: the position the fills built
         self.net_fair = 0.0  # Σ s·a·f: its value at the fairs at fill
         self.no_fair = 0  # fills before any fair was known (edge 0: all in inventory)
-        self.fair_at: dict[str, float] = {}  # trade id -> fair at fill (the newest FAIR_MEMORY)
+        # trade id -> fair at fill, the newest FAIR_MEMORY (OrderedDict: O(1) to drop the oldest)
+        self.fair_at: OrderedDict[str, float] = OrderedDict()
 
     def on_fair(self, now_ns: int, fair: float) -> None:
         """A new fair value at ``now_ns`` (NaN or <= 0: none, ignored)."""
@@ -125,7 +126,7 @@ class FillQuality:
             pending.append((now_ns + h.horizon_ns, side, price, amount))
         memory = self.fair_at
         if len(memory) >= FAIR_MEMORY:
-            del memory[next(iter(memory))]  # the oldest (dicts keep insertion order)
+            memory.popitem(last=False)
         memory[trade_id] = fair
         return fair
 

@@ -378,8 +378,13 @@ class Runner:
                 last_in, last_out, last_t = frames_in, frames_out, now
 
     def _save_estimators(self) -> None:
+        """Journal the estimators' states (warm start); a failure costs the next run its warm
+        start, never this run its timer or its summary."""
         if self.bridge is not None and self.engine is not None:
-            self.bridge.estimator_states(self.engine.estimator_states(), time.time_ns())
+            try:
+                self.bridge.estimator_states(self.engine.estimator_states(), time.time_ns())
+            except Exception as exc:
+                log.warning("cannot journal the estimator states (%s)", exc)
 
     def _check_backpressure(self) -> None:
         journal, engine = self.journal, self.engine
