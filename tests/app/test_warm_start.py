@@ -86,3 +86,16 @@ def test_off_says_why() -> None:
     assert restore(_engine("BTC-PERPETUAL"), SavedStates(off="no journal")) == (
         "warm start: off (no journal)"
     )
+
+
+def test_a_restore_that_raises_is_reported_and_does_not_stop_the_start() -> None:
+    engine = _engine("BTC-PERPETUAL")
+
+    def broken(states: object) -> dict[str, str]:
+        raise RuntimeError("unexpected")
+
+    engine.restore_estimators = broken  # type: ignore[method-assign]
+    line = restore(engine, SavedStates(states={"BTC-PERPETUAL": {}}, ages_s={"BTC-PERPETUAL": 1}))
+    assert line == (
+        "warm start: failed, some instruments may start cold (RuntimeError('unexpected'))"
+    )
