@@ -1,4 +1,4 @@
-"""Run statistics: fills counted once, spread captured, action counts, the summary text."""
+"""Run statistics: fills counted once, edge against fair, action counts, the summary text."""
 
 from __future__ import annotations
 
@@ -38,20 +38,21 @@ def _fill(trade_id: str, side: Side, price: int, lots: int) -> ev.Fill:
     ),
     st.floats(79_000, 81_000),
 )
-def test_fills_are_counted_once_with_the_edge_against_mid(
-    fills: list[tuple[Side, int, int, int]], mid: float
+def test_fills_are_counted_once_with_the_edge_against_fair(
+    fills: list[tuple[Side, int, int, int]], fair: float
 ) -> None:
     stats = RunStats([SPEC], 8)
     st_ = stats.by_name[SPEC.name]
+    st_.quality.on_fair(0, fair)
     first: dict[int, tuple[Side, int, int]] = {}
     for side, price, lots, tid in fills:
         if stats.new_fill(str(tid)):
-            st_.on_fill(_fill(str(tid), side, price, lots), mid)
+            st_.on_fill(_fill(str(tid), side, price, lots), 0)
         first.setdefault(tid, (side, price, lots))
     assert st_.fills == len(first)
     assert st_.volume_lots == sum(lots for _, _, lots in first.values())
-    edge = sum(int(s) * (mid - p) * lots * 0.001 for s, p, lots in first.values())
-    assert st_.spread_captured == pytest.approx(edge, abs=1e-6)
+    edge = sum(int(s) * (fair - p) * lots * 0.001 for s, p, lots in first.values())
+    assert st_.quality.edge == pytest.approx(edge, abs=1e-6)
 
 
 def test_max_inventory_tracks_the_largest_absolute_position() -> None:
@@ -81,7 +82,8 @@ def test_actions_are_counted_per_instrument() -> None:
 def test_summary_has_every_key_and_the_text_shows_the_numbers() -> None:
     stats = RunStats([SPEC], 8)
     st_ = stats.by_name[SPEC.name]
-    st_.on_fill(_fill("t1", Side.BUY, 80_000, 3), 80_010.0)
+    st_.quality.on_fair(0, 80_010.0)
+    st_.on_fill(_fill("t1", Side.BUY, 80_000, 3), 0)
     st_.tick_to_order.ring.add(250_000)
     inst = instrument_summary(
         st_, position_lots=3, realised=1.5, unrealised=-0.25, fees=0.1, total_pnl=1.15,
@@ -89,7 +91,7 @@ def test_summary_has_every_key_and_the_text_shows_the_numbers() -> None:
     )  # fmt: skip
     assert set(inst) == set(INSTRUMENT_KEYS)
     assert inst["final_position"] == 0.003 and inst["volume"] == 0.003
-    assert inst["spread_captured"] == pytest.approx(10.0 * 0.003)
+    assert inst["edge_usd"] == pytest.approx(10.0 * 0.003)
     assert inst["tick_to_order_us_p50"] == 250.0
     summary = {
         "mode": "test", "venue": "ws://x", "duration_s": 2.0, "stop_reason": "duration",

@@ -54,6 +54,15 @@ async def test_run_duration_exits_zero_and_writes_the_summary(tmp_path: Path) ->
     # the text and the JSON report the same numbers
     assert f"inserted {inst['quotes_inserted']}," in text
     assert f"{inst['fills']} fills" in text
+    # the PnL's sources add up (to the JSON's 6-digit rounding), and say so in words
+    sources = (
+        inst["edge_usd"] + inst["inventory_pnl"] + inst["carried_pnl"] - inst["fees"]
+        + inst["funding"]
+    )  # fmt: skip
+    assert abs(sources - inst["total_pnl"]) < 1e-5 and inst["unexplained_pnl"] == 0.0
+    assert f"= total {inst['total_pnl']:+.4f}" in text and "why       " in text
+    for h in (1, 5, 30):  # each fill measured at each horizon or counted as left out
+        assert inst[f"markout_{h}s_fills"] + inst[f"markout_{h}s_left_out"] == inst["fills"]
 
 
 async def test_sigterm_leaves_no_open_orders(tmp_path: Path) -> None:

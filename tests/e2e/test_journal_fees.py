@@ -52,7 +52,16 @@ async def test_journal_fees_equal_the_exchanges_fees(tmp_path: Path) -> None:
         assert math.isclose(row[3], t.amount) and math.isclose(row[4], t.position_after)
     assert math.isclose(sum(row[2] for row in rows), venue_fees, rel_tol=1e-9)
     # the run summary's fees are the real ones too (the core swapped its estimates)
-    assert math.isclose(summary["instruments"]["BTC-PERPETUAL"]["fees"], venue_fees, rel_tol=1e-4)
+    inst = summary["instruments"]["BTC-PERPETUAL"]
+    assert math.isclose(inst["fees"], venue_fees, rel_tol=1e-4)
+    # each fill journaled with the fair value it had in the summary: the same edge from both
+    with Reader(url) as r:
+        ((no_fair, edge),) = r.rows(
+            "SELECT SUM(CASE WHEN fair IS NULL THEN 1 ELSE 0 END), "
+            "SUM(side * (fair - price) * amount) FROM fills"
+        )
+    assert no_fair == 0 and len(rows) == inst["fills"]
+    assert math.isclose(edge, inst["edge_usd"], rel_tol=1e-5, abs_tol=1e-6)
     # a restart reads back what it must not repeat
     journal = open_journal(url, writer="thread")
     try:

@@ -53,6 +53,7 @@ def _random_run(url: str, tmp_path: Path, seed: int) -> tuple[str, list[Fill], d
             amount=round(rng.uniform(0.1, 2), 3),
             fee=round(rng.uniform(-0.01, 0.05), 4),
             maker_taker="maker",
+            fair=None if i % 3 == 0 else round(rng.uniform(90, 110), 2),  # some without
         )
         fills.append(fill)
         journal.append(fill)
@@ -85,6 +86,10 @@ def test_summary_matches_an_independent_computation(sink_url: str, tmp_path: Pat
         assert row.position == pytest.approx(position)
         assert row.mark == marks[inst]
         assert row.pnl == pytest.approx(cash + position * marks[inst])
+        priced = [f for f in mine if f.fair is not None]
+        edge = sum(f.side * (f.fair - f.price) * f.amount for f in priced)  # type: ignore[operator]
+        assert row.edge == pytest.approx(edge)
+        assert row.edge_volume == pytest.approx(sum(f.amount for f in priced))
 
 
 def test_export_csv_and_parquet_hold_the_fills(tmp_path: Path):

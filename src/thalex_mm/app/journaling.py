@@ -10,12 +10,13 @@ Fills: the order feed carries no fee, the account's trade history does. With a `
 installed as the client translator's trade sink (``thalex-mm run`` does this), every fill is
 journaled once, from the trade history, with the venue's fee, order id and position after;
 the bridge then journals order updates without their fills (``fills_from_trades``).
+Both record each fill's fair value when it happened (``FairAt``: the runner's markouts keep it).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from thalex_mm.core import actions as act
@@ -23,6 +24,7 @@ from thalex_mm.core import events as ev
 from thalex_mm.core.trade_ids import TradeIds
 from thalex_mm.domain import InstrumentSpec
 from thalex_mm.journal import (
+    EstimatorState,
     Fill,
     Journal,
     MarketSnapshot,
@@ -37,6 +39,9 @@ from thalex_mm.journal.query import fill_key
 from thalex_mm.model.quote import Level
 from thalex_mm.venue.thalex import messages as wire
 from thalex_mm.venue.thalex.trades import is_fill
+
+# (instrument, trade id) -> the fair value (mark) when that trade filled, None if unknown
+FairAt = Callable[[str, str], float | None]
 
 
 def _levels(
@@ -70,6 +75,7 @@ class JournalBridge:
         self.models = models  # instrument -> (model name, gamma)
         # True: a TradeJournal records the fills (with real fees); the order feed's are skipped.
         self.fills_from_trades = fills_from_trades
+        self.fair_at: FairAt | None = None  # the fill records' ``fair``
         self._position_order: list[str] = []  # round-robin of ``positions``
         self._position_next = 0
 
@@ -191,6 +197,7 @@ class JournalBridge:
             fee=0.0 if math.isnan(f.fee) else f.fee,
             maker_taker="maker" if f.is_maker else "taker",
             position_after=spec.lots_to_amount(position_lots),
+            fair=None if self.fair_at is None else self.fair_at(instrument, f.trade_id),
         )  # fmt: skip
 
     def market(self, instrument: str, now_ns: int, market: Any) -> None:
@@ -241,6 +248,17 @@ class JournalBridge:
             records.append(self._position_record(name, now_ns, pos, mark, pos.unrealised(mark)))
         self.journal.append_batch(records)
         self._position_next = (start + count) % max(len(order), 1)
+
+    def estimator_states(self, states: Mapping[str, dict[str, Any]], now_ns: int) -> None:
+        """The engine's estimator states (``Engine.estimator_states()``), one record per
+        instrument, for a warm start to read back (app/warm_start.py)."""
+        strategy = self.strategy
+        self.journal.append_batch(
+            [
+                EstimatorState(ts_ns=now_ns, strategy=strategy, instrument=name, state=state)
+                for name, state in states.items()
+            ]
+        )
 
     def _risk_record(
         self, instrument: str, now_ns: int, kind: str, state: str, detail: str
@@ -318,8 +336,10 @@ class TradeJournal:
         labels: frozenset[str] | None = None,
         catch_up: bool = True,
         capacity: int = 11_000,  # launch.TRADE_IDS_REMEMBERED: what one catch-up can read
+        fair_at: FairAt | None = None,
     ) -> None:
         self.journal = journal
+        self.fair_at = fair_at
         self.strategy = strategy
         self.labels = labels
         self.catch_up = catch_up
@@ -363,4 +383,10 @@ class TradeJournal:
             price=t.price or 0.0, amount=t.amount or 0.0,
             fee=0.0 if t.fee is None or math.isnan(t.fee) else t.fee,
             maker_taker=t.maker_taker or "", position_after=t.position_after,
+            fair=self._fair(t),
         )  # fmt: skip
+
+    def _fair(self, t: wire.Trade) -> float | None:
+        if self.fair_at is None or t.instrument_name is None:
+            return None
+        return self.fair_at(t.instrument_name, t.trade_id or "")

@@ -11,8 +11,9 @@ import json
 import logging
 import signal
 import sys
+import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -28,6 +29,7 @@ from thalex_mm.app.settings import (
     private_channels,
     public_channels,
 )
+from thalex_mm.app.warm_start import SavedStates, read_saved_states
 from thalex_mm.errors import UserError
 from thalex_mm.journal.sinks.base import redact_url
 from thalex_mm.venue.thalex.client_config import ClientConfig
@@ -53,6 +55,7 @@ class RunOptions:
     private_key_file: Path | None = None
     journal: str | None = None
     no_journal: bool = False
+    no_warm_start: bool = False
     summary_json: Path | None = None
     verbose: bool = False
     allow_production: bool = False
@@ -80,6 +83,8 @@ def effective_config(opts: RunOptions) -> AppConfig:
     if opts.private_key_file is not None:
         venue = replace(venue, private_key_file=str(opts.private_key_file))
     run = cfg.run if opts.duration_s is None else replace(cfg.run, duration_s=opts.duration_s)
+    if opts.no_warm_start:
+        run = replace(run, warm_start=False)
     journal = cfg.journal
     if opts.journal is not None:
         if opts.no_journal:
@@ -206,13 +211,17 @@ class JournalStart:
     first_client_order_id: int = 1
     trade_ids: tuple[str, ...] = ()  # fills already journaled (the newest ones)
     earlier_runs: int = 0  # runs of this strategy already in the journal
+    # estimator states for a warm start (app/warm_start.py), or why there is none
+    warm: SavedStates = field(
+        default_factory=lambda: SavedStates(off="nothing read from the journal")
+    )
 
 
 def _open_journal(cfg: AppConfig, writer_cpus: tuple[int, ...] = ()) -> tuple[Any, JournalStart]:
     """Open (and recover) the journal, then read what the restarted engine must not repeat;
     a writer process runs on ``writer_cpus`` (the CPUs ``run.cpu`` left; () anywhere)."""
     if not cfg.journal.enabled:
-        return None, JournalStart()
+        return None, JournalStart(warm=SavedStates(off="no journal"))
     from thalex_mm.journal import JournalError, open_journal  # noqa: PLC0415
 
     j = cfg.journal
@@ -235,8 +244,22 @@ def _open_journal(cfg: AppConfig, writer_cpus: tuple[int, ...] = ()) -> tuple[An
         start = read_journal_start(journal)
     except Exception as exc:  # a journal we cannot query must not stop trading
         log.warning("journal: cannot read the last client order ids and fills (%s)", exc)
-        start = JournalStart()
+        start = JournalStart(warm=SavedStates(off="the journal cannot be read back"))
+    if not cfg.run.warm_start:
+        start = replace(start, warm=SavedStates(off="--no-warm-start or run.warm_start = false"))
+    else:
+        start = replace(start, warm=_saved_states(journal, cfg.run.warm_start_max_age_s))
     return journal, start
+
+
+def _saved_states(journal: Any, max_age_s: float) -> SavedStates:
+    """The journal's estimator states young enough for a warm start (read after recovery)."""
+    try:
+        with journal.reader() as reader:
+            return read_saved_states(reader, STRATEGY, now_ns=time.time_ns(), max_age_s=max_age_s)
+    except Exception as exc:  # a cold start rather than no start
+        log.warning("journal: cannot read the saved estimator states (%s)", exc)
+        return SavedStates(off=f"cannot read the saved estimator states: {exc}")
 
 
 # a catch-up reads at most CATCH_UP_PAGES x CATCH_UP_PAGE trades (10 x 1,000) and then one
@@ -298,8 +321,10 @@ def make_runner(
     if journal is not None:
         runner.client.translator.trade_sink = TradeJournal(
             journal, STRATEGY, known=start.trade_ids, labels=order_labels(cfg),
-            catch_up=start.earlier_runs > 0,
+            catch_up=start.earlier_runs > 0, fair_at=runner.fair_at_fill,
         )  # fmt: skip
+    if start.warm.off is None:
+        runner.warm_start = start.warm  # restored when the engine is built, before its 1st event
     return runner
 
 
@@ -327,6 +352,14 @@ async def _run(
         f"{'for ' + format(duration, 'g') + ' s' if duration else 'until Ctrl-C'} | "
         f"journal {'off' if journal is None else redact_url(journal.settings.url)}\n"
     )
+    if start.warm.off is not None:
+        out.write(f"warm start: off ({start.warm.off})\n")
+
+    def announce(line: str) -> None:  # the warm start's line, once the engine is built
+        out.write(line + "\n")
+        out.flush()
+
+    runner.announce = announce
     out.flush()
     if journal is not None:
         from thalex_mm import __version__  # noqa: PLC0415

@@ -104,6 +104,8 @@ def run_summary(engine: Engine | None, stats: RunStats | None, facts: RunFacts) 
                 total_pnl=pos.total_pnl(mark),
                 state=inst.risk.permit.state.name,
                 elapsed_s=elapsed,
+                final_fair=mark,
+                funding=pos.funding,
             )
     return {
         "venue": facts.venue,

@@ -29,6 +29,7 @@ from thalex_mm.app.polling import keep_polling
 from thalex_mm.app.reporting import RunFacts, run_summary, status_line
 from thalex_mm.app.run_stats import RunStats
 from thalex_mm.app.settings import AppConfig, public_channels
+from thalex_mm.app.warm_start import SavedStates, restore
 from thalex_mm.core import actions as act
 from thalex_mm.core import events as ev
 from thalex_mm.core.engine import Engine
@@ -79,6 +80,10 @@ class Runner:
         self.last_quote: dict[str, act.QuoteReport] = {}
         self.kill_switches: list[act.KillSwitch] = []
         self.on_decision: Callable[[act.Decision], None] | None = None  # tests, tools
+        # estimator states to resume from (app/warm_start.py) and where the line saying what
+        # was restored goes; None: no warm start (the launcher says why)
+        self.warm_start: SavedStates | None = None
+        self.announce: Callable[[str], None] = log.info
         self.fatal: str | None = None
         self.stop_reason = ""
         self.risk_blocked: str | None = None  # journal back-pressure reason while blocked
@@ -134,6 +139,7 @@ class Runner:
             self._closing = True
             await self.client.close()  # cancel_session, then close
             self._heap.restore()
+            self._save_estimators()  # what this run learnt, for the next one's warm start
         if self.fatal is not None:
             raise UserError(self.fatal)
         return self.summary()
@@ -151,13 +157,20 @@ class Runner:
         except (EngineSetupError, ValueError) as exc:
             self._fail(str(exc))
             return None
+        if self.warm_start is not None:  # before the engine's first event
+            self.announce(restore(engine, self.warm_start))
         self.engine = engine
         specs = {c.spec.name: c.spec for c in config.instruments}
         self.stats = RunStats(specs.values(), self.config.run.latency_samples)
         if self.journal is not None:
             models = {s.name: (s.quote.model, s.quote.gamma_usd) for s in self.config.instruments}
             self.bridge = JournalBridge(self.journal, STRATEGY, specs, models)
+            self.bridge.fair_at = self.fair_at_fill
         return engine
+
+    def fair_at_fill(self, instrument: str, trade_id: str) -> float | None:
+        """The fair value when ``trade_id`` filled (for the journal's fill records)."""
+        return None if self.stats is None else self.stats.fair_at_fill(instrument, trade_id)
 
     def _fail(self, message: str) -> None:
         if self.fatal is None:
@@ -230,8 +243,11 @@ class Runner:
             stats.reset_ticks()
         if actions:
             self._send(actions, event.now_ns, stats)
-        if market is not None and bridge is not None:  # after the orders left: off their path
-            bridge.market(market, event.now_ns, engine.instruments[market].market)
+        if market is not None:  # after the orders left: off their path
+            inst = engine.instruments[market]
+            stats.by_name[market].quality.on_fair(event.now_ns, inst.mark())  # fair value
+            if bridge is not None:
+                bridge.market(market, event.now_ns, inst.market)
         if decisions:
             self._on_decisions(decisions)
             decisions.clear()
@@ -242,10 +258,9 @@ class Runner:
             return
         inst = engine.instruments[u.instrument]
         if u.fills:
-            mid = inst.market.mid()
             for f in u.fills:
                 if stats.new_fill(f.trade_id):
-                    st.on_fill(f, mid)
+                    st.on_fill(f, u.now_ns)
             st.on_position(inst.position.lots)
         if self.bridge is not None:
             self.bridge.order_update(u, inst.position.lots)
@@ -255,10 +270,9 @@ class Runner:
         if st is None:
             return
         inst = engine.instruments[e.instrument]
-        mid = inst.market.mid()
         new = [f for f in e.fills if stats.new_fill(f.trade_id)]
         for f in new:
-            st.on_fill(f, mid)
+            st.on_fill(f, e.now_ns)
         if self.bridge is not None:
             self.bridge.replayed_fills(
                 e.instrument, new, now_ns=e.now_ns, position_lots=inst.position.lots
@@ -286,9 +300,12 @@ class Runner:
             for f in u.fills:
                 # first resync: fills of a previous run's orders are history, not this run's
                 if stats.new_fill(f.trade_id) and self.resyncs > 1:
-                    st.on_fill(f, engine.instruments[u.instrument].market.mid())
+                    st.on_fill(f, e.now_ns)
         for name, st in stats.by_name.items():
-            st.on_position(engine.instruments[name].position.lots)
+            pos = engine.instruments[name].position
+            st.on_position(pos.lots)
+            if self.resyncs == 1:  # the position taken over from the venue: part of its PnL
+                st.on_start(pos.lots, pos.average_price)
         if self.resyncs > 1:
             log.warning("reconnected and resynced (%d reconnects so far)", self.resyncs - 1)
 
@@ -328,6 +345,8 @@ class Runner:
         # timer ticks of that interval (a slice per tick, never all 100 in one burst)
         position_share = min(1.0, interval / cfg.journal.position_interval_s)
         next_status = time.monotonic() + status_every
+        estimators_every = cfg.journal.estimator_interval_s
+        next_estimators = time.monotonic() + estimators_every
         last_in, last_out, last_t = 0, 0, time.monotonic()
         while True:
             await asyncio.sleep(interval)
@@ -340,8 +359,13 @@ class Runner:
                     if self.timer_errors == 1 or self.timer_errors % 1000 == 0:
                         log.exception("error on the engine timer (%d so far)", self.timer_errors)
             now = time.monotonic()
+            if self.stats is not None:
+                self.stats.advance(time.time_ns())  # markouts due by now
             if self.bridge is not None and self.engine is not None:
                 self.bridge.positions(self.engine.instruments, time.time_ns(), position_share)
+            if now >= next_estimators:
+                next_estimators = now + estimators_every
+                self._save_estimators()
             if self.journal is not None:
                 self.journal.prefault()  # the next appends' pages, mapped ahead of them
             if now >= next_status:
@@ -352,6 +376,15 @@ class Runner:
                 rate_in, rate_out = (frames_in - last_in) / span, (frames_out - last_out) / span
                 log.info("%s", self.status_line(rate_in, rate_out))
                 last_in, last_out, last_t = frames_in, frames_out, now
+
+    def _save_estimators(self) -> None:
+        """Journal the estimators' states (warm start); a failure costs the next run its warm
+        start, never this run its timer or its summary."""
+        if self.bridge is not None and self.engine is not None:
+            try:
+                self.bridge.estimator_states(self.engine.estimator_states(), time.time_ns())
+            except Exception as exc:
+                log.warning("cannot journal the estimator states (%s)", exc)
 
     def _check_backpressure(self) -> None:
         journal, engine = self.journal, self.engine

@@ -117,8 +117,14 @@ class RunSettings:
     # pin the event loop to this CPU; the journal writer process runs on the other CPUs
     # (app/placement.py). None: the OS places everything
     cpu: int | None = None
+    # warm start (app/warm_start.py): resume each instrument's estimators from the newest
+    # state in the journal, if it is at most warm_start_max_age_s old; off without a journal
+    warm_start: bool = True
+    warm_start_max_age_s: float = 3600.0
 
     def __post_init__(self) -> None:
+        if not (0 < self.warm_start_max_age_s < math.inf):
+            raise ValueError("run.warm_start_max_age_s must be positive")
         if not (0 <= self.malloc_mmap_threshold_kb <= 32768):
             raise ValueError("run.malloc_mmap_threshold_kb must be 0..32768 (0: glibc's default)")
         if self.cpu is not None and not (0 <= self.cpu < 4096):
@@ -151,8 +157,11 @@ class JournalConfig:
     writer_priority: Literal["idle", "normal"] = "idle"  # the writer process's CPU class
     market_interval_ms: float = 100.0  # market snapshots sampled at most this often
     position_interval_s: float = 1.0  # position snapshots this often
+    estimator_interval_s: float = 30.0  # estimator states (for a warm start) this often
 
     def __post_init__(self) -> None:
+        if not (0 < self.estimator_interval_s < math.inf):
+            raise ValueError("journal.estimator_interval_s must be positive")
         if not self.url.strip():
             raise ValueError("journal.url must not be empty (enabled = false turns it off)")
         if not (0 < self.market_interval_ms < math.inf):

@@ -74,6 +74,11 @@ def _runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _edge_per_unit(edge: float | None, volume: float) -> str:
+    """Edge at fill against fair per unit traded; n/a for fills journaled without a fair."""
+    return "n/a" if edge is None or volume <= 0 else f"{edge / volume:+.2f}"
+
+
 def _summary(args: argparse.Namespace) -> int:
     from thalex_mm.journal.query import Reader, list_runs, summarize  # noqa: PLC0415
 
@@ -86,13 +91,14 @@ def _summary(args: argparse.Namespace) -> int:
     print(f"journal summary: {scope}")
     header = (
         f"{'instrument':<20} {'orders':>8} {'fills':>7} {'volume':>12} {'notional':>14} "
-        f"{'fees':>10} {'position':>10} {'pnl':>12}"
+        f"{'fees':>10} {'position':>10} {'pnl':>12} {'edge/unit':>10}"
     )
     print(header)
     for r in rows:
         print(
             f"{r.instrument:<20} {r.orders:>8} {r.fills:>7} {r.volume:>12.4f} "
-            f"{r.notional:>14.2f} {r.fees:>10.4f} {r.position:>10.4f} {r.pnl:>12.2f}"
+            f"{r.notional:>14.2f} {r.fees:>10.4f} {r.position:>10.4f} {r.pnl:>12.2f} "
+            f"{_edge_per_unit(r.edge, r.edge_volume):>10}"
         )
     if not rows:
         print("(no orders or fills)")

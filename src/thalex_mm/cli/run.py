@@ -48,6 +48,11 @@ def register(subparsers: Any) -> None:
         "--no-journal", action="store_true", help="do not journal this run (on by default)"
     )
     parser.add_argument(
+        "--no-warm-start",
+        action="store_true",
+        help="ignore the estimator states saved in the journal (start sigma, A, k cold)",
+    )
+    parser.add_argument(
         "--summary-json", metavar="FILE", type=Path, help="also write the summary as JSON"
     )
     parser.add_argument("--verbose", action="store_true", help="debug logging")
@@ -73,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         private_key_file=args.private_key_file,
         journal=args.journal,
         no_journal=args.no_journal,
+        no_warm_start=args.no_warm_start,
         summary_json=args.summary_json,
         verbose=args.verbose,
         allow_production=args.allow_production,

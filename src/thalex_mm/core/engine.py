@@ -165,6 +165,11 @@ class Engine(ReplyHandlers):
                 refused[name] = str(exc) or type(exc).__name__
         return refused
 
+    def estimates(self) -> dict[str, tuple[float | None, float, float]]:
+        """Every instrument's (σ or None while warming up, A, k) as its model would use them
+        now: what a warm start reports it restored."""
+        return {name: inst.quoter.estimates() for name, inst in self.instruments.items()}
+
     # --- market data --------------------------------------------------------------------
     def _on_top(self, e: ev.BookTop, actions: list[Action], decisions: list[Decision]) -> None:
         inst = self.instruments.get(e.instrument)

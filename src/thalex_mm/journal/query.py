@@ -92,7 +92,9 @@ class InstrumentSummary:
     """Per instrument: counts, traded volume and notional, fees, position and PnL.
 
     ``pnl`` = cash flow of the fills − fees + position × mark, where the mark is the latest
-    position-snapshot mark, else the latest market mark, else the last fill price.
+    position-snapshot mark, else the latest market mark, else the last fill price. ``edge``
+    = Σ side·(fair − price)·amount over the fills journaled with their fair value (None when
+    none is: older journals), ``edge_volume`` their amount.
     """
 
     instrument: str
@@ -104,6 +106,8 @@ class InstrumentSummary:
     position: float
     mark: float | None
     pnl: float
+    edge: float | None = None
+    edge_volume: float = 0.0
 
 
 def summarize(reader: Reader, run_id: str | None = None) -> list[InstrumentSummary]:
@@ -113,15 +117,16 @@ def summarize(reader: Reader, run_id: str | None = None) -> list[InstrumentSumma
     )
     fill_rows = reader.rows(
         "SELECT instrument, COUNT(*), SUM(amount), SUM(price * amount), SUM(fee), "
-        f"SUM(side * amount), SUM(-side * price * amount) FROM fills {where} "
-        "GROUP BY instrument",
+        f"SUM(side * amount), SUM(-side * price * amount), "
+        "SUM(side * (fair - price) * amount), SUM(CASE WHEN fair IS NULL THEN 0 ELSE amount END) "
+        f"FROM fills {where} GROUP BY instrument",
         params,
     )
     result = []
     fills = {row[0]: row for row in fill_rows}
     for instrument in sorted(set(orders) | set(fills)):
-        _, n, volume, notional, fees, position, cash = fills.get(
-            instrument, (instrument, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        _, n, volume, notional, fees, position, cash, edge, edge_volume = fills.get(
+            instrument, (instrument, 0, 0.0, 0.0, 0.0, 0.0, 0.0, None, 0.0)
         )
         mark = _latest_mark(reader, instrument, run_id)
         position = float(position or 0.0)
@@ -137,6 +142,8 @@ def summarize(reader: Reader, run_id: str | None = None) -> list[InstrumentSumma
                 position=position,
                 mark=mark,
                 pnl=pnl,
+                edge=None if edge is None else float(edge),
+                edge_volume=float(edge_volume or 0.0),
             )
         )
     return result
@@ -192,6 +199,22 @@ def last_estimator_states(reader: Reader, strategy: str) -> dict[str, dict[str, 
     for instrument, state in rows:
         states[instrument] = state if isinstance(state, dict) else json.loads(state)
     return states
+
+
+def newest_estimator_states(reader: Reader, strategy: str) -> dict[str, tuple[int, dict[str, Any]]]:
+    """Per instrument, the newest saved estimator state of ``strategy`` and when it was saved
+    (``ts_ns``): a warm start checks its age before using it."""
+    rows = reader.rows(
+        "SELECT e.instrument, e.ts_ns, e.state FROM estimator_states e JOIN (SELECT "
+        "instrument, MAX(ts_ns) AS ts FROM estimator_states WHERE strategy = ? GROUP BY "
+        "instrument) m ON e.instrument = m.instrument AND e.ts_ns = m.ts WHERE e.strategy = ? "
+        "ORDER BY e.seq",
+        [strategy, strategy],
+    )
+    return {
+        instrument: (int(ts_ns), state if isinstance(state, dict) else json.loads(state))
+        for instrument, ts_ns, state in rows
+    }
 
 
 def fill_key(trade_id: str, order_id: str) -> str:

@@ -76,6 +76,9 @@ class Fill(_Record, kw_only=True):
     fee: float = 0.0
     maker_taker: str = ""  # "maker" | "taker"
     position_after: float | None = None
+    # Fair value (the mark) when it filled, as the engine saw it: edge = side·(fair − price).
+    # Added after the first schema: None in older journals (see schema.added_columns).
+    fair: float | None = None
 
 
 class QuoteDecision(_Record, kw_only=True):

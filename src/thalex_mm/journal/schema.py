@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -146,6 +147,25 @@ def create_statements(dialect: Dialect, *, timescale: bool = False) -> list[str]
         f"CREATE TABLE IF NOT EXISTS {CURSOR_TABLE} (journal_id TEXT PRIMARY KEY, "
         f"position {int_type} NOT NULL, updated_ns {int_type} NOT NULL)"
     )
+    return statements
+
+
+def added_columns(dialect: Dialect, existing: Mapping[str, Collection[str]]) -> list[str]:
+    """``ALTER TABLE … ADD COLUMN`` for the columns the tables of an older journal lack
+    (``existing``: table -> its column names). Fields are only ever added at the end of a
+    record, with a default and nullable, so older rows read NULL and older segments decode."""
+    sql_types = SQL_TYPES[dialect]
+    statements = []
+    for spec in TABLES.values():
+        have = existing.get(spec.name)
+        if not have:  # a new table: created whole
+            continue
+        for c in spec.columns:
+            if c.name not in have:
+                if not c.nullable:
+                    raise ValueError(f"journal table {spec.name} lacks the column {c.name}")
+                kind = sql_types[c.kind]
+                statements.append(f"ALTER TABLE {spec.name} ADD COLUMN {c.name} {kind}")
     return statements
 
 

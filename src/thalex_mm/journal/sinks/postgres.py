@@ -23,7 +23,14 @@ from typing import Any, Final
 
 import psycopg
 
-from thalex_mm.journal.schema import CURSOR_TABLE, SQL_TYPES, TABLES, TableSpec, create_statements
+from thalex_mm.journal.schema import (
+    CURSOR_TABLE,
+    SQL_TYPES,
+    TABLES,
+    TableSpec,
+    added_columns,
+    create_statements,
+)
 from thalex_mm.journal.sinks.base import Rows
 
 # Serialises schema creation between engines starting at the same moment.
@@ -48,6 +55,14 @@ class PostgresSink:
             ).fetchone()
             self.timescale = row is not None
             for statement in create_statements("postgres", timescale=self.timescale):
+                conn.execute(statement)
+            existing: dict[str, list[str]] = {}
+            for table, column in conn.execute(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema()"
+            ).fetchall():
+                existing.setdefault(table, []).append(column)
+            for statement in added_columns("postgres", existing):  # an older journal's tables
                 conn.execute(statement)
         self._conn = conn
 

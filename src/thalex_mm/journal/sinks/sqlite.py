@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 
 from thalex_mm.errors import UserError
-from thalex_mm.journal.schema import CURSOR_TABLE, TABLES, create_statements
+from thalex_mm.journal.schema import CURSOR_TABLE, TABLES, added_columns, create_statements
 from thalex_mm.journal.sinks.base import Rows, query_options, sqlite_path
 
 _SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -52,6 +52,11 @@ class SqliteSink:
         conn.execute(f"PRAGMA synchronous = {self._sync}")
         conn.execute("BEGIN IMMEDIATE")
         for statement in create_statements("sqlite"):
+            conn.execute(statement)
+        existing = {
+            name: [row[1] for row in conn.execute(f"PRAGMA table_info({name})")] for name in TABLES
+        }
+        for statement in added_columns("sqlite", existing):  # an older journal's tables
             conn.execute(statement)
         conn.execute("COMMIT")
         self._conn = conn
