@@ -313,6 +313,8 @@ class JournalBridge:
             ts_ns=d.now_ns, strategy=self.strategy, instrument=d.instrument, model=model,
             mid=d.mid, sigma=d.sigma, a=d.A, k=d.k, q=spec.lots_to_amount(d.position_lots),
             gamma=gamma, reservation=d.reservation_price, spread=spread, bids=bids, asks=asks,
+            ask_a=d.ask_A, ask_k=d.ask_k, fee=d.fee, shift=d.shift, widen=d.widen,
+            stressed=d.stressed,
         )  # fmt: skip
 
 

@@ -82,7 +82,8 @@ class Fill(_Record, kw_only=True):
 
 
 class QuoteDecision(_Record, kw_only=True):
-    """What the model saw and decided: inputs (mid, σ, A, k, q, γ) and outputs."""
+    """What the model saw and decided: inputs (mid, σ, A, k per side, q, γ per USD, fee,
+    signals) and outputs."""
 
     ts_ns: int
     strategy: str
@@ -99,6 +100,16 @@ class QuoteDecision(_Record, kw_only=True):
     # The ladder: [[price, amount], ...] per side, best first.
     bids: list[list[float]] = msgspec.field(default_factory=list)
     asks: list[list[float]] = msgspec.field(default_factory=list)
+    # Added after the first schema (None in older journals, see schema.added_columns):
+    # the ask side's A and k (a, k are the bid side's), the maker fee per contract the
+    # distances include, the signals' centre shift and widening (price units), and whether
+    # the volatility estimator saw a stressed regime. ``gamma`` is gamma_usd (per USD).
+    ask_a: float | None = None
+    ask_k: float | None = None
+    fee: float | None = None
+    shift: float | None = None
+    widen: float | None = None
+    stressed: bool | None = None
 
 
 class RiskEvent(_Record, kw_only=True):
