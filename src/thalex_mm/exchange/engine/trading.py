@@ -252,6 +252,13 @@ class TradingEngine(EngineCore):
         self._begin()
         book = self._books[spec.name]
         fills_before = len(order.fills)
+        if order.post_only and not order.reject_post_only and book.crosses(order.side, ticks):
+            # re-priced before the priority rule: landing back on its own price keeps its place
+            best = book.best(order.side.opposite)
+            assert best is not None
+            adjusted = best - 1 if order.side is Side.BUY else best + 1
+            if adjusted > 0:
+                ticks = adjusted
         if ticks == order.price and lots <= order.amount:
             if lots < order.amount:
                 self._add_open(order, lots - order.amount)
