@@ -75,10 +75,17 @@ def effective_config(opts: RunOptions) -> AppConfig:
         if venue.network != "local":
             raise UserError(f"--url cannot be combined with --network {venue.network}")
         venue = replace(venue, url=opts.url)
-    if opts.key_id is not None:
-        venue = replace(venue, key_id=opts.key_id)
-    if opts.private_key_file is not None:
-        venue = replace(venue, private_key_file=str(opts.private_key_file))
+    try:  # VenueSettings refuses key material pasted as a key id or a path, unrepeated
+        if opts.key_id is not None:
+            venue = replace(venue, key_id=opts.key_id)
+        if opts.private_key_file is not None:
+            venue = replace(venue, private_key_file=str(opts.private_key_file))
+    except ValueError as exc:
+        raise UserError(
+            str(exc)
+            .replace("venue.key_id", "--key-id")
+            .replace("venue.private_key_file", "--private-key-file")
+        ) from None
     run = cfg.run if opts.duration_s is None else replace(cfg.run, duration_s=opts.duration_s)
     journal = cfg.journal
     if opts.journal is not None:

@@ -28,6 +28,7 @@ from thalex_mm.core.config import (
 from thalex_mm.errors import UserError
 from thalex_mm.journal.sinks.base import DEFAULT_URL
 from thalex_mm.model.quote import LadderParams, QuoteParams
+from thalex_mm.secrets import looks_like_key_material
 
 NetworkName = Literal["local", "testnet", "production"]
 
@@ -45,6 +46,15 @@ class VenueSettings:
     cancel_on_disconnect_s: int = 6
 
     def __post_init__(self) -> None:
+        # A key pasted in place of a path or a name must fail here, without being repeated.
+        for name in ("private_key_file", "private_key_env", "key_id", "account", "url"):
+            value = getattr(self, name)
+            if isinstance(value, str) and looks_like_key_material(value):
+                raise ValueError(
+                    f"venue.{name} holds what looks like key material, not a "
+                    f"{'path' if name == 'private_key_file' else 'value'} (not shown): put the "
+                    "private key in a file only you can read and give its path"
+                )
         if self.url is not None and not self.url.startswith(("ws://", "wss://")):
             raise ValueError(f"venue.url must start with ws:// or wss://, got {self.url!r}")
         if self.url is not None and self.network != "local":
