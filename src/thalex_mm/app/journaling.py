@@ -307,6 +307,11 @@ class TradeJournal:
     (``live`` False) are only taken when ``catch_up`` allows it (the journal has earlier runs
     of this strategy, or we reconnected) and their label is one of ``labels`` (None: any), so
     another tool's trades on the same account are not claimed.
+
+    A catch-up page comes newest first: it stops at the first trade the journal knows (what
+    is older was journaled then, or belongs to a run on another journal) and at the first
+    trade older than ``since_ns`` (the journal's first run's start, wall-clock ns), so history
+    from before this journal existed is never adopted.
     """
 
     def __init__(
@@ -317,12 +322,14 @@ class TradeJournal:
         known: Iterable[str] = (),
         labels: frozenset[str] | None = None,
         catch_up: bool = True,
+        since_ns: int = 0,
         capacity: int = 11_000,  # launch.TRADE_IDS_REMEMBERED: what one catch-up can read
     ) -> None:
         self.journal = journal
         self.strategy = strategy
         self.labels = labels
         self.catch_up = catch_up
+        self.since_ns = since_ns
         self._known = TradeIds(capacity)
         for key in known:  # fill_key()s
             self._known.add(key)
@@ -341,9 +348,15 @@ class TradeJournal:
             key = fill_key(t.trade_id or "", t.order_id or "")
             if key in self._known:
                 knew = True
-                continue
-            if not live and not self._ours(t):
-                continue
+                if live:
+                    continue
+                break  # newest first: everything older is journaled or another journal's
+            if not live:
+                if t.time is not None and t.time * 1e9 < self.since_ns:
+                    knew = True  # older than this journal: stop paging too
+                    break
+                if not self._ours(t):
+                    continue
             self._known.add(key)
             records.append(self._record(t, now_ns))
         self.journal.append_batch(records)

@@ -11,6 +11,7 @@ import json
 import logging
 import signal
 import sys
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -204,6 +205,7 @@ class JournalStart:
     first_client_order_id: int = 1
     trade_ids: tuple[str, ...] = ()  # fills already journaled (the newest ones)
     earlier_runs: int = 0  # runs of this strategy already in the journal
+    first_run_ns: int | None = None  # the journal's first run's start (wall clock), if any
 
 
 def _open_journal(cfg: AppConfig, writer_cpus: tuple[int, ...] = ()) -> tuple[Any, JournalStart]:
@@ -249,6 +251,7 @@ def read_journal_start(journal: Any, strategy: str = STRATEGY) -> JournalStart:
     """Client order ids to start from, fills already journaled, earlier runs (after recovery)."""
     from thalex_mm.journal.query import (  # noqa: PLC0415
         count_runs,
+        first_run_ns,
         max_client_order_ids,
         recent_trade_ids,
     )
@@ -257,8 +260,9 @@ def read_journal_start(journal: Any, strategy: str = STRATEGY) -> JournalStart:
         used = max_client_order_ids(reader, strategy)
         trade_ids = recent_trade_ids(reader, strategy, limit=TRADE_IDS_REMEMBERED)
         runs = count_runs(reader, strategy)
+        since = first_run_ns(reader)
     first = max(used.values(), default=0) + 1 + (CLIENT_ID_GAP if runs else 0)
-    return JournalStart(first, tuple(trade_ids), runs)
+    return JournalStart(first, tuple(trade_ids), runs, since)
 
 
 class JournaledRunner(Runner):
@@ -297,6 +301,8 @@ def make_runner(
         runner.client.translator.trade_sink = TradeJournal(
             journal, STRATEGY, known=start.trade_ids, labels=order_labels(cfg),
             catch_up=start.earlier_runs > 0,
+            # a fresh journal begins with this run: a reconnect's catch-up adopts nothing older
+            since_ns=time.time_ns() if start.first_run_ns is None else start.first_run_ns,
         )  # fmt: skip
     return runner
 
