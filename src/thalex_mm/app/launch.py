@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from thalex_mm.app.client_ids import first_client_order_id
 from thalex_mm.app.journaling import TradeJournal
 from thalex_mm.app.logs import QueueLogging
 from thalex_mm.app.placement import event_loop_on
@@ -295,7 +296,8 @@ def make_runner(
     runner_type = Runner if journal is None else JournaledRunner
     runner = runner_type(
         cfg, endpoint, creds, journal=journal, mode=mode,
-        first_client_order_id=start.first_client_order_id, client_config=client_config,
+        first_client_order_id=first_client_order_id(start.first_client_order_id, time.time_ns()),
+        client_config=client_config,
     )  # fmt: skip
     if journal is not None:
         runner.client.translator.trade_sink = TradeJournal(

@@ -28,6 +28,25 @@ def connect_sqlite(url: str, *, create: bool) -> sqlite3.Connection:
     return conn
 
 
+def check_integrity(conn: sqlite3.Connection, url: str) -> None:
+    """Refuse a damaged database (``PRAGMA quick_check``, one pass over its pages): a restart
+    reads its last client order ids and fills from it, and must not trust a corrupt one."""
+    try:
+        rows = conn.execute("PRAGMA quick_check(1)").fetchall()
+    except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed", ...
+        problem = str(exc)
+    else:
+        if rows == [("ok",)]:
+            return
+        problem = " ".join(" ".join(str(r[0]).split()) for r in rows)  # one line
+    path = sqlite_path(url)
+    raise UserError(
+        f"journal database {str(path)!r} is corrupt ({problem}); a restart cannot trust its "
+        f"client order ids and fills: move it aside (`sqlite3 {path} .recover` saves what "
+        "is readable) and start on a new journal"
+    )
+
+
 class SqliteSink:
     transactional = True
 
@@ -48,12 +67,17 @@ class SqliteSink:
 
     def open(self) -> None:
         conn = connect_sqlite(self.url, create=True)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(f"PRAGMA synchronous = {self._sync}")
-        conn.execute("BEGIN IMMEDIATE")
-        for statement in create_statements("sqlite"):
-            conn.execute(statement)
-        conn.execute("COMMIT")
+        try:
+            check_integrity(conn, self.url)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self._sync}")
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in create_statements("sqlite"):
+                conn.execute(statement)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.close()
+            raise
         self._conn = conn
 
     def _connection(self) -> sqlite3.Connection:
