@@ -277,6 +277,11 @@ class JournalBridge:
             elif isinstance(d, act.OrderAnomaly):
                 detail = f"{d.what} (code {d.code}, cid {d.client_order_id}, oid {d.order_id})"
                 add(risk(d.instrument, d.now_ns, "order_anomaly", "", detail))
+            elif isinstance(d, act.FillAnomaly):
+                detail = f"{d.what} (oid {d.order_id or '-'}, cid {d.client_order_id})"
+                add(
+                    risk(d.instrument, d.now_ns, "fill_anomaly", "halt" if d.halted else "", detail)
+                )
             elif isinstance(d, act.HedgeReport):
                 detail = f"net delta {d.net_delta_lots} lots, hedge {d.hedge_side.wire} "
                 detail += f"{d.hedge_lots} lots"

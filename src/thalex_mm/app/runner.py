@@ -310,6 +310,11 @@ class Runner:
                 )  # fmt: skip
             elif t is act.PositionDiscrepancy:
                 log.warning("position discrepancy: %s", d)
+            elif t is act.FillAnomaly:
+                log.warning(
+                    "%s: anomalous %s (%s)", d.instrument, d.what,  # type: ignore[union-attr]
+                    "no new risk" if d.halted else "trading on: anomalous_fill = warn",  # type: ignore[union-attr]
+                )  # fmt: skip
             elif self._debug:
                 log.debug("%s", d)
             if hook is not None:
