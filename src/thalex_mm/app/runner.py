@@ -359,26 +359,23 @@ class Runner:
                 last_in, last_out, last_t = frames_in, frames_out, now
 
     def _check_backpressure(self) -> None:
+        """No new risk while the journal cannot keep up (its reason), and again once it has
+        caught up; the first reason of a spell is the one shown and journaled."""
         journal, engine = self.journal, self.engine
         if journal is None or engine is None:
             return
         why = journal.backpressure
-        if why is None or self.risk_blocked is not None:
+        if (why is None) == (self.risk_blocked is None):
             return
         self.risk_blocked = why
-        log.error("journal back-pressure: no new risk is opened (%s)", why)
-        now = time.time_ns()
-        restrict = getattr(engine, "restrict", None)
+        if why is not None:
+            log.error("journal back-pressure: no new risk is opened (%s)", why)
+        else:
+            log.warning("journal back-pressure cleared: new risk may be opened again")
         decisions = self._decisions
-        if restrict is not None:
-            restrict(now, f"journal: {why}", decisions)
-        else:  # fallback: stop quoting altogether (cancels the orders)
-            for inst in engine.instruments.values():
-                mark = inst.mark()
-                inst.risk.halt_permanently(
-                    now, f"journal: {why}", inst.position.total_pnl(mark), decisions
-                )
-            self._on_event(ev.Timer(now))
+        engine.restrict(
+            time.time_ns(), None if why is None else f"journal: {why}", decisions, "journal"
+        )
         if decisions:
             self._on_decisions(decisions)
             decisions.clear()

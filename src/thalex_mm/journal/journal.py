@@ -79,6 +79,11 @@ class Journal:
         self._prefaulter = Prefaulter()
         self._scratch = mmap.mmap(-1, mmap.PAGESIZE)  # what ``warm`` writes to
         self._touched = 0
+        # segments this run sealed -> the end of their frames, until the drainer passes them:
+        # the backlog counts the bytes really written, not segment numbers (which recovery
+        # and crashes skip: 17 numbers apart is not 17 segments of records)
+        self._sealed: dict[int, int] = {}
+        self._over_limit = False  # the backlog passed max_backlog_bytes and is not down yet
         self._warm_with: Record | Sequence[Record] = WARM_SAMPLE  # the last appended
         self.appended = 0
         self.dropped_market = 0
@@ -173,6 +178,7 @@ class Journal:
             raise ValueError(f"journal record of {body_len} bytes is larger than a segment")
         old = self._mm
         _SEAL.pack_into(old, self._off, SEAL)
+        self._sealed[self._segment] = self._off
         self._claim(self._segment + 1)
         old.close()
 
@@ -302,8 +308,24 @@ class Journal:
         return False
 
     def _backlog(self) -> int:
+        """Bytes appended but not yet drained: frames this run wrote past the drained position."""
         drained: int = _U64.unpack_from(self._ctl, _CTL_DRAINED)[0]
-        return (self._segment - (drained >> 32)) * self._size + self._off - (drained & 0xFFFFFFFF)
+        d_seg = drained >> 32
+        if d_seg == self._segment:  # the usual case: the drainer is in our segment
+            return max(0, self._off - (drained & 0xFFFFFFFF))
+        if d_seg > self._segment:
+            return 0
+        sealed = self._sealed
+        total = self._off - HEADER_SIZE
+        for number in list(sealed):
+            end = sealed[number]
+            if number > d_seg:
+                total += end - HEADER_SIZE
+            elif number == d_seg:
+                total += max(0, end - (drained & 0xFFFFFFFF))
+            else:
+                del sealed[number]  # drained
+        return total
 
     # --- status --------------------------------------------------------------------------
     @property
@@ -314,13 +336,17 @@ class Journal:
         if not self._writer.alive:
             return self._writer.describe_exit()
         backlog = self._backlog()
-        if backlog > self.settings.max_backlog_bytes:
+        limit = self.settings.max_backlog_bytes
+        # hysteresis: once over the limit, clear only below half of it (no flapping)
+        if backlog > limit or (self._over_limit and backlog > limit // 2):
+            self._over_limit = True
             error = self.control.error
             why = f" (writer error: {error})" if error else ""
             return (
                 f"journal writer is {backlog / 1e6:.1f} MB behind, over the "
-                f"{self.settings.max_backlog_bytes / 1e6:.1f} MB limit{why}"
+                f"{limit / 1e6:.1f} MB limit{why}"
             )
+        self._over_limit = False
         return None
 
     def stats(self) -> JournalStats:
