@@ -221,6 +221,7 @@ def _open_journal(cfg: AppConfig, writer_cpus: tuple[int, ...] = ()) -> tuple[An
         "writer": j.writer,
         "writer_priority": j.writer_priority,
         "market_interval_ms": j.market_interval_ms,
+        "max_commit_stall_s": j.max_commit_stall_s,
         "writer_cpus": writer_cpus,
     }
     if j.segment_dir is not None:

@@ -142,8 +142,13 @@ class JournalConfig:
     writer_priority: Literal["idle", "normal"] = "idle"  # the writer process's CPU class
     market_interval_ms: float = 100.0  # market snapshots sampled at most this often
     position_interval_s: float = 1.0  # position snapshots this often
+    # records waiting and the writer has committed nothing for this long (a full disk, a
+    # database refusing writes): no new risk, with the writer's error; 0: never
+    max_commit_stall_s: float = 5.0
 
     def __post_init__(self) -> None:
+        if not (self.max_commit_stall_s == 0 or 0.5 <= self.max_commit_stall_s < math.inf):
+            raise ValueError("journal.max_commit_stall_s must be 0 (off) or at least 0.5 s")
         if not self.url.strip():
             raise ValueError("journal.url must not be empty (enabled = false turns it off)")
         if not (0 < self.market_interval_ms < math.inf):

@@ -84,6 +84,10 @@ class Journal:
         # and crashes skip: 17 numbers apart is not 17 segments of records)
         self._sealed: dict[int, int] = {}
         self._over_limit = False  # the backlog passed max_backlog_bytes and is not down yet
+        # commit stall watch: the drained position last seen, and when it last moved (or
+        # nothing was waiting)
+        self._seen_drained = -1
+        self._progress_ns = time.monotonic_ns()
         self._warm_with: Record | Sequence[Record] = WARM_SAMPLE  # the last appended
         self.appended = 0
         self.dropped_market = 0
@@ -336,6 +340,14 @@ class Journal:
         if not self._writer.alive:
             return self._writer.describe_exit()
         backlog = self._backlog()
+        stall = self._commit_stall_s(backlog)
+        if stall is not None:
+            error = self.control.error
+            cause = f"writer error: {error}" if error else "no error reported"
+            return (
+                f"journal writer has committed nothing for {stall:.0f} s with "
+                f"{backlog / 1e6:.1f} MB waiting ({cause})"
+            )
         limit = self.settings.max_backlog_bytes
         # hysteresis: once over the limit, clear only below half of it (no flapping)
         if backlog > limit or (self._over_limit and backlog > limit // 2):
@@ -348,6 +360,19 @@ class Journal:
             )
         self._over_limit = False
         return None
+
+    def _commit_stall_s(self, backlog: int) -> float | None:
+        """Seconds the writer has committed nothing while records wait, once that is more
+        than ``max_commit_stall_s``; else None. Progress is the drained position moving."""
+        limit = self.settings.max_commit_stall_s
+        drained: int = _U64.unpack_from(self._ctl, _CTL_DRAINED)[0]
+        now = time.monotonic_ns()
+        if backlog == 0 or drained != self._seen_drained or limit <= 0:
+            self._seen_drained = drained
+            self._progress_ns = now
+            return None
+        stalled = (now - self._progress_ns) / 1e9
+        return stalled if stalled > limit else None
 
     def stats(self) -> JournalStats:
         return JournalStats(

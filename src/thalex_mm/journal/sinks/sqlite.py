@@ -7,6 +7,7 @@ costs the engine nothing and a committed batch survives a power loss. Override w
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 
 from thalex_mm.errors import UserError
@@ -108,7 +109,11 @@ class SqliteSink:
             )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # SQLite has already rolled back after some errors (SQLITE_FULL): a ROLLBACK then
+            # fails with "no transaction is active" and would hide the real error
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             raise
 
     def close(self) -> None:
