@@ -132,11 +132,22 @@ class Runner:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             self._closing = True
-            await self.client.close()  # cancel_session, then close
+            # cancel_session, then the order feed's last reports (a fill may follow the
+            # reply: the summary's position must have it), then close
+            await self.client.close(settled=self._orders_closed)
             self._heap.restore()
         if self.fatal is not None:
             raise UserError(self.fatal)
         return self.summary()
+
+    def _orders_closed(self) -> bool:
+        """The order feed has reported every order the venue took closed. Orders without a
+        venue id were never sent (the engine re-quotes while closing; nothing goes out) or
+        never accepted; mass quotes, tracked per side, are not waited for."""
+        engine = self.engine
+        return engine is None or not any(
+            o.order_id for inst in engine.instruments.values() for o in inst.orders.open_orders()
+        )
 
     # --- engine construction ------------------------------------------------------------
     def _build_engine(self) -> Engine | None:
