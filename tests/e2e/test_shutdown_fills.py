@@ -28,7 +28,7 @@ async def test_a_fill_reported_after_cancel_session_is_counted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async with LocalExchange(exchange_config(taker_rate_per_s=0.0)) as ex:
-        real, needs_auth, bucket = hub_module.METHODS["private/cancel_session"]
+        _, needs_auth, bucket = hub_module.METHODS["private/cancel_session"]
         late: list[Any] = []
 
         def cancel_session_answered_first(session: Any, frame: Any, now_ns: int) -> bytes:

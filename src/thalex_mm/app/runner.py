@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -42,6 +43,7 @@ from thalex_mm.venue.thalex.networks import Endpoint
 log = logging.getLogger("thalex_mm.run")
 
 _MARKET = (ev.Ticker, ev.BookTop, ev.BookUpdate)
+_DIGITS = re.compile(r"\d+(\.\d+)?")
 STRATEGY = "mm"
 
 
@@ -92,6 +94,7 @@ class Runner:
         self._debug = False  # --verbose: every decision but quote reports is logged
         self._actions: list[act.Action] = []
         self._decisions: list[act.Decision] = []
+        self._idle: dict[str, str] = {}  # instrument -> the kind of reason it quotes nothing
 
     # --- control ------------------------------------------------------------------------
     def request_stop(self, reason: str) -> None:
@@ -311,6 +314,11 @@ class Runner:
             t = type(d)
             if t is act.QuoteReport:
                 self.last_quote[d.instrument] = d  # type: ignore[assignment]
+                if d.instrument in self._idle:
+                    del self._idle[d.instrument]
+                    log.info("%s: quoting again", d.instrument)
+            elif t is act.NoQuoteReport:
+                self._log_idle(d)  # type: ignore[arg-type]
             elif t is act.KillSwitch:
                 self.kill_switches.append(d)  # type: ignore[arg-type]
                 log.warning("kill switch: %s", d.reason)  # type: ignore[union-attr]
@@ -330,6 +338,14 @@ class Runner:
                 log.debug("%s", d)
             if hook is not None:
                 hook(d)
+
+    def _log_idle(self, d: act.NoQuoteReport) -> None:
+        """Log why an instrument stopped quoting, once per kind of reason (numbers in the
+        reason, e.g. crossed-book ticks, do not make a new one)."""
+        kind = _DIGITS.sub("#", d.reason)
+        if self._idle.get(d.instrument) != kind:
+            self._idle[d.instrument] = kind
+            log.warning("%s: not quoting: %s", d.instrument, d.reason)
 
     def _on_batch_written(self, batch: int, write_ns: int, tx_ns: int, frames: int) -> None:
         if self.stats is not None:
