@@ -90,9 +90,11 @@ def test_a_stop_in_quoting_is_logged_once_per_kind_of_reason(
     )
     with caplog.at_level(logging.INFO, logger="thalex_mm.run"):
         runner._on_decisions([*crossed, quote, crossed[0]])
+        runner._on_decisions([act.NoQuoteReport(8, name, "one side of the book is empty")])
     messages = [r.getMessage() for r in caplog.records]
+    once = "(logged once; the status line shows it while it lasts)"
     assert messages == [
-        f"{name}: not quoting: book is crossed (5 >= 3 ticks)",
+        f"{name}: not quoting: book is crossed (5 >= 3 ticks) {once}",
         f"{name}: quoting again",
-        f"{name}: not quoting: book is crossed (5 >= 3 ticks)",
-    ]
+        f"{name}: not quoting: one side of the book is empty {once}",
+    ]  # the crossed book coming back is not logged again (a flickering book, say)

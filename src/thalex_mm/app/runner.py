@@ -44,6 +44,7 @@ log = logging.getLogger("thalex_mm.run")
 
 _MARKET = (ev.Ticker, ev.BookTop, ev.BookUpdate)
 _DIGITS = re.compile(r"\d+(\.\d+)?")
+_IDLE_KINDS_LOGGED = 32  # per instrument: bounded, whatever the reasons say
 STRATEGY = "mm"
 
 
@@ -94,7 +95,8 @@ class Runner:
         self._debug = False  # --verbose: every decision but quote reports is logged
         self._actions: list[act.Action] = []
         self._decisions: list[act.Decision] = []
-        self._idle: dict[str, str] = {}  # instrument -> the kind of reason it quotes nothing
+        self._idle: dict[str, str] = {}  # instrument -> the logged stop it is in, if any
+        self._idle_logged: dict[str, set[str]] = {}  # instrument -> kinds of stop logged
 
     # --- control ------------------------------------------------------------------------
     def request_stop(self, reason: str) -> None:
@@ -340,12 +342,21 @@ class Runner:
                 hook(d)
 
     def _log_idle(self, d: act.NoQuoteReport) -> None:
-        """Log why an instrument stopped quoting, once per kind of reason (numbers in the
-        reason, e.g. crossed-book ticks, do not make a new one)."""
+        """Log why an instrument stopped quoting, once per instrument and kind of reason
+        (numbers in it, e.g. crossed-book ticks, do not make a new kind): a book that
+        flickers must not flood the log; the status line names the reason whenever it
+        applies."""
         kind = _DIGITS.sub("#", d.reason)
-        if self._idle.get(d.instrument) != kind:
-            self._idle[d.instrument] = kind
-            log.warning("%s: not quoting: %s", d.instrument, d.reason)
+        seen = self._idle_logged.setdefault(d.instrument, set())
+        if kind in seen or len(seen) >= _IDLE_KINDS_LOGGED:
+            log.debug("%s: not quoting: %s", d.instrument, d.reason)
+            return
+        seen.add(kind)
+        self._idle[d.instrument] = kind
+        log.warning(
+            "%s: not quoting: %s (logged once; the status line shows it while it lasts)",
+            d.instrument, d.reason,
+        )  # fmt: skip
 
     def _on_batch_written(self, batch: int, write_ns: int, tx_ns: int, frames: int) -> None:
         if self.stats is not None:
