@@ -146,3 +146,12 @@ def test_positions_are_spread_round_robin_over_calls() -> None:
     assert sorted(r.instrument for r in fake.records) == sorted(instruments)
     by_name = {r.instrument: r for r in fake.records}
     assert by_name["I3"].mark == 103.0 and by_name["I3"].unrealized_pnl == (103.0 - 100.0) * 0.5
+
+
+def test_an_anomalous_fill_is_journaled_as_a_risk_event() -> None:
+    bridge, fake = _bridge()
+    what = "fill t9 at 1e+12 is 99.9% from the mark 3000 (risk.price_band 5.0%)"
+    bridge.decisions([act.FillAnomaly(8, SPEC.name, "t9", "x-1", None, what, True)])
+    (event,) = fake.records
+    assert isinstance(event, RiskEvent) and event.kind == "fill_anomaly"
+    assert event.state == "halt" and "1e+12" in event.detail and "x-1" in event.detail

@@ -176,3 +176,21 @@ def test_summary_says_where_the_journal_is() -> None:
     assert "journal: sqlite:///data/journal.db" in text
     assert "thalex-mm journal summary --journal sqlite:///data/journal.db" in text
     assert "journal: off" in format_summary({**summary, "journal": None})
+
+
+def test_catch_up_stops_at_the_first_known_trade() -> None:
+    # newest first: T3 is known, so T2 and T1 are older than a journaled fill (an earlier
+    # run's, or another journal's) and are not adopted
+    tj, fake = _tj(known=[fill_key("T3", "O3")])
+    assert tj.on_trades([_trade(5), _trade(4), _trade(3), _trade(2), _trade(1)], False, 9)
+    assert [r.trade_id for r in fake.records] == ["T5", "T4"] and tj.caught_up == 2
+
+
+def test_catch_up_never_adopts_trades_older_than_the_journal() -> None:
+    tj, fake = _tj(since_ns=1_000 * 10**9)
+    page = [_trade(3, time=1_002.0), _trade(2, time=999.5), _trade(1, time=998.0)]
+    assert tj.on_trades(page, False, 9)  # True: stop paging, the rest is older still
+    assert [r.trade_id for r in fake.records] == ["T3"]
+    # a live trade is ours whatever its time says
+    assert not tj.on_trades([_trade(4, time=1.0)], True, 10)
+    assert [r.trade_id for r in fake.records] == ["T3", "T4"]

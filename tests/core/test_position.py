@@ -81,18 +81,20 @@ def test_trade_id_memory_is_bounded():
 
 
 def test_discrepancy_reported_after_grace_and_when_resolved():
-    p = make(reconcile_grace_ms=100)
+    p = make(reconcile_grace_ms=100, adopt_venue_position=False)
     p.apply(fill("a", Side.BUY, 100, 5))
     venue = PortfolioEntry(SPEC.name, 7, 100.0)
     assert p.reconcile(venue, 0) is None  # a fill may still be on its way
     assert p.reconcile(None, 50 * MS) is None
+    assert p.disagreement is None  # within the grace period: quoting goes on
     report = p.reconcile(None, 150 * MS)
     assert report is not None and not report.resolved
     assert (report.core_lots, report.venue_lots) == (5, 7)
+    assert p.disagreement is not None and "not quoting until they agree" in p.disagreement
     assert p.reconcile(None, 200 * MS) is None  # reported once
     p.apply(fill("b", Side.BUY, 100, 2))
     resolved = p.reconcile(None, 210 * MS)
-    assert resolved is not None and resolved.resolved
+    assert resolved is not None and resolved.resolved and p.disagreement is None
 
 
 def test_matching_portfolio_is_quiet_and_tolerance_applies():

@@ -80,3 +80,29 @@ async def test_backpressure_stops_new_risk_and_says_why() -> None:
     kinds = {getattr(r, "kind", None) for r in fake.records}
     details = " ".join(getattr(r, "detail", "") for r in fake.records)
     assert "state" in kinds and "300 MB behind" in details  # the journal is told why
+
+
+async def test_backpressure_that_clears_lets_risk_be_opened_again() -> None:
+    # one slow moment of the writer must not stop opening risk for the rest of the run
+    fake = FakeJournal()
+    journal: Journal = fake  # type: ignore[assignment]
+    async with LocalExchange(exchange_config()) as ex:
+        key = ex.new_test_key()
+        creds = Credentials(key.key_id, key.private_pem, "test")
+        runner = Runner(app_config(), Endpoint(Network.LOCAL, ex.url), creds, journal=journal)
+        task = asyncio.get_running_loop().create_task(runner.run(None))
+        await wait_until(lambda: len(ex.engine.open_orders(key.account)) >= 2, 5.0, "quotes")
+        fake.backpressure = "journal writer is 300 MB behind"
+        await wait_until(lambda: runner.risk_blocked is not None, 2.0, "the block")
+        fake.backpressure = None
+        await wait_until(lambda: runner.risk_blocked is None, 2.0, "the block lifted")
+        engine = runner.engine
+        assert engine is not None
+        await wait_until(
+            lambda: all(i.risk.restriction is None for i in engine.instruments.values()),
+            2.0,
+            "no restriction",
+        )
+        assert "NO NEW RISK" not in runner.status_line(0.0, 0.0)
+        runner.request_stop("test")
+        await asyncio.wait_for(task, 10)

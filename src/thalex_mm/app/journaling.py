@@ -295,6 +295,11 @@ class JournalBridge:
             elif isinstance(d, act.OrderAnomaly):
                 detail = f"{d.what} (code {d.code}, cid {d.client_order_id}, oid {d.order_id})"
                 add(risk(d.instrument, d.now_ns, "order_anomaly", "", detail))
+            elif isinstance(d, act.FillAnomaly):
+                detail = f"{d.what} (oid {d.order_id or '-'}, cid {d.client_order_id})"
+                add(
+                    risk(d.instrument, d.now_ns, "fill_anomaly", "halt" if d.halted else "", detail)
+                )
             elif isinstance(d, act.HedgeReport):
                 detail = f"net delta {d.net_delta_lots} lots, hedge {d.hedge_side.wire} "
                 detail += f"{d.hedge_lots} lots"
@@ -327,6 +332,11 @@ class TradeJournal:
     (``live`` False) are only taken when ``catch_up`` allows it (the journal has earlier runs
     of this strategy, or we reconnected) and their label is one of ``labels`` (None: any), so
     another tool's trades on the same account are not claimed.
+
+    A catch-up page comes newest first: it stops at the first trade the journal knows (what
+    is older was journaled then, or belongs to a run on another journal) and at the first
+    trade older than ``since_ns`` (the journal's first run's start, wall-clock ns), so history
+    from before this journal existed is never adopted.
     """
 
     def __init__(
@@ -337,6 +347,7 @@ class TradeJournal:
         known: Iterable[str] = (),
         labels: frozenset[str] | None = None,
         catch_up: bool = True,
+        since_ns: int = 0,
         capacity: int = 11_000,  # launch.TRADE_IDS_REMEMBERED: what one catch-up can read
         fair_at: FairAt | None = None,
     ) -> None:
@@ -345,6 +356,7 @@ class TradeJournal:
         self.strategy = strategy
         self.labels = labels
         self.catch_up = catch_up
+        self.since_ns = since_ns
         self._known = TradeIds(capacity)
         for key in known:  # fill_key()s
             self._known.add(key)
@@ -363,9 +375,15 @@ class TradeJournal:
             key = fill_key(t.trade_id or "", t.order_id or "")
             if key in self._known:
                 knew = True
-                continue
-            if not live and not self._ours(t):
-                continue
+                if live:
+                    continue
+                break  # newest first: everything older is journaled or another journal's
+            if not live:
+                if t.time is not None and t.time * 1e9 < self.since_ns:
+                    knew = True  # older than this journal: stop paging too
+                    break
+                if not self._ours(t):
+                    continue
             self._known.add(key)
             records.append(self._record(t, now_ns))
         self.journal.append_batch(records)

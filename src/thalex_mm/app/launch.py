@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from thalex_mm.app.client_ids import first_client_order_id
 from thalex_mm.app.journaling import TradeJournal
 from thalex_mm.app.logs import QueueLogging
 from thalex_mm.app.placement import event_loop_on
@@ -78,10 +79,17 @@ def effective_config(opts: RunOptions) -> AppConfig:
         if venue.network != "local":
             raise UserError(f"--url cannot be combined with --network {venue.network}")
         venue = replace(venue, url=opts.url)
-    if opts.key_id is not None:
-        venue = replace(venue, key_id=opts.key_id)
-    if opts.private_key_file is not None:
-        venue = replace(venue, private_key_file=str(opts.private_key_file))
+    try:  # VenueSettings refuses key material pasted as a key id or a path, unrepeated
+        if opts.key_id is not None:
+            venue = replace(venue, key_id=opts.key_id)
+        if opts.private_key_file is not None:
+            venue = replace(venue, private_key_file=str(opts.private_key_file))
+    except ValueError as exc:
+        raise UserError(
+            str(exc)
+            .replace("venue.key_id", "--key-id")
+            .replace("venue.private_key_file", "--private-key-file")
+        ) from None
     run = cfg.run if opts.duration_s is None else replace(cfg.run, duration_s=opts.duration_s)
     if opts.no_warm_start:
         run = replace(run, warm_start=False)
@@ -215,6 +223,7 @@ class JournalStart:
     warm: SavedStates = field(
         default_factory=lambda: SavedStates(off="nothing read from the journal")
     )
+    first_run_ns: int | None = None  # the journal's first run's start (wall clock), if any
 
 
 def _open_journal(cfg: AppConfig, writer_cpus: tuple[int, ...] = ()) -> tuple[Any, JournalStart]:
@@ -229,6 +238,7 @@ def _open_journal(cfg: AppConfig, writer_cpus: tuple[int, ...] = ()) -> tuple[An
         "writer": j.writer,
         "writer_priority": j.writer_priority,
         "market_interval_ms": j.market_interval_ms,
+        "max_commit_stall_s": j.max_commit_stall_s,
         "writer_cpus": writer_cpus,
     }
     if j.segment_dir is not None:
@@ -274,6 +284,7 @@ def read_journal_start(journal: Any, strategy: str = STRATEGY) -> JournalStart:
     """Client order ids to start from, fills already journaled, earlier runs (after recovery)."""
     from thalex_mm.journal.query import (  # noqa: PLC0415
         count_runs,
+        first_run_ns,
         max_client_order_ids,
         recent_trade_ids,
     )
@@ -282,8 +293,9 @@ def read_journal_start(journal: Any, strategy: str = STRATEGY) -> JournalStart:
         used = max_client_order_ids(reader, strategy)
         trade_ids = recent_trade_ids(reader, strategy, limit=TRADE_IDS_REMEMBERED)
         runs = count_runs(reader, strategy)
+        since = first_run_ns(reader)
     first = max(used.values(), default=0) + 1 + (CLIENT_ID_GAP if runs else 0)
-    return JournalStart(first, tuple(trade_ids), runs)
+    return JournalStart(first, tuple(trade_ids), runs, since)
 
 
 class JournaledRunner(Runner):
@@ -316,12 +328,15 @@ def make_runner(
     runner_type = Runner if journal is None else JournaledRunner
     runner = runner_type(
         cfg, endpoint, creds, journal=journal, mode=mode,
-        first_client_order_id=start.first_client_order_id, client_config=client_config,
+        first_client_order_id=first_client_order_id(start.first_client_order_id, time.time_ns()),
+        client_config=client_config,
     )  # fmt: skip
     if journal is not None:
         runner.client.translator.trade_sink = TradeJournal(
             journal, STRATEGY, known=start.trade_ids, labels=order_labels(cfg),
             catch_up=start.earlier_runs > 0, fair_at=runner.fair_at_fill,
+            # a fresh journal begins with this run: a reconnect's catch-up adopts nothing older
+            since_ns=time.time_ns() if start.first_run_ns is None else start.first_run_ns,
         )  # fmt: skip
     if start.warm.off is None:
         runner.warm_start = start.warm  # restored when the engine is built, before its 1st event

@@ -14,6 +14,8 @@ import sys
 import time
 from typing import TextIO
 
+from thalex_mm.secrets import scrub
+
 _FORMAT = "%(asctime)s.%(msecs)03dZ %(levelname)-5s %(name)s: %(message)s"
 _DATEFMT = "%Y-%m-%dT%H:%M:%S"
 
@@ -23,7 +25,12 @@ def _utc(seconds: float | None) -> time.struct_time:
 
 
 class _UTCFormatter(logging.Formatter):
+    """UTC times; key material in a message (or its traceback) is never written out."""
+
     converter = staticmethod(_utc)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
 
 
 class QueueLogging:

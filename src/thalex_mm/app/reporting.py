@@ -39,24 +39,32 @@ def status_line(
     engine: Engine, stats: RunStats, in_per_s: float, out_per_s: float, blocked: str | None
 ) -> str:
     rows = []
+    idle: dict[str, str] = {}  # instrument -> why it quotes nothing (the last NoQuoteReport)
     for name, inst in engine.instruments.items():
         st = stats.by_name[name]
         bids = len(inst.last_bids) if inst.mq is not None else len(inst.orders.bids)
         asks = len(inst.last_asks) if inst.mq is not None else len(inst.orders.asks)
         pnl = inst.position.total_pnl(inst.mark())
         rows.append((name, bids, asks, inst.position.amount, st, pnl, inst.risk.permit.state.name))
+        if inst.last_no_quote:
+            idle[name] = inst.last_no_quote
     if len(rows) <= STATUS_DETAIL_MAX:
         body = " | ".join(
             f"{name} quotes {bids}b/{asks}a pos {amount:+g} "
             f"fills {st.fills} rejected {st.rejections} pnl {pnl:+.2f} {state}"
+            + (f" (not quoting: {idle[name]})" if name in idle else "")
             for name, bids, asks, amount, st, pnl, state in rows
         )
     else:
-        body = _aggregate(rows)
+        body = _aggregate(rows) + _idle_summary(idle)
     ring = stats.tick_to_order.ring
     p50, p99 = ring.percentile_us(50), ring.percentile_us(99)
     lat = "n/a" if p50 is None or p99 is None else f"p50 {p50:.0f} us p99 {p99:.0f} us"
-    note = f" | NO NEW RISK: {blocked}" if blocked else ""
+    # every no-new-risk cause the engine holds (journal, anomalous fill, ...), once each
+    reasons = list(engine.restrictions.values())
+    if blocked and not any(blocked in r for r in reasons):
+        reasons.insert(0, blocked)
+    note = f" | NO NEW RISK: {'; '.join(reasons)}" if reasons else ""
     return (
         f"status: {body} | msgs in {in_per_s:.0f}/s out {out_per_s:.0f}/s "
         f"| tick-to-order {lat}{note}"
@@ -81,6 +89,20 @@ def _aggregate(rows: list[tuple[str, int, int, float, Any, float, str]]) -> str:
         f"none {len(rows) - both - one} | open positions {open_positions} | fills {fills} "
         f"rejected {rejected} | pnl {pnl:+.2f} (worst {worst[0]} {worst[5]:+.2f}) | {state_text}"
     )
+
+
+def _idle_summary(idle: dict[str, str], shown: int = 2) -> str:
+    """Why instruments quote nothing, for the aggregated line: the commonest reasons with
+    their counts (each cut to 80 characters, so the line's size stays bounded)."""
+    if not idle:
+        return ""
+    counts: dict[str, int] = {}
+    for reason in idle.values():
+        counts[reason] = counts.get(reason, 0) + 1
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:shown]
+    text = ", ".join(f"{reason[:80]} {n}" for reason, n in top)
+    more = len(counts) - len(top)
+    return f" | not quoting: {text}" + (f" and {more} other reasons" if more else "")
 
 
 def _pct(stats: RunStats | None, q: float) -> float | None:

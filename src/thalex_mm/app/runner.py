@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +44,8 @@ from thalex_mm.venue.thalex.networks import Endpoint
 log = logging.getLogger("thalex_mm.run")
 
 _MARKET = (ev.Ticker, ev.BookTop, ev.BookUpdate)
+_DIGITS = re.compile(r"\d+(\.\d+)?")
+_IDLE_KINDS_LOGGED = 32  # per instrument: bounded, whatever the reasons say
 STRATEGY = "mm"
 
 
@@ -97,6 +100,8 @@ class Runner:
         self._debug = False  # --verbose: every decision but quote reports is logged
         self._actions: list[act.Action] = []
         self._decisions: list[act.Decision] = []
+        self._idle: dict[str, str] = {}  # instrument -> the logged stop it is in, if any
+        self._idle_logged: dict[str, set[str]] = {}  # instrument -> kinds of stop logged
 
     # --- control ------------------------------------------------------------------------
     def request_stop(self, reason: str) -> None:
@@ -137,12 +142,23 @@ class Runner:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             self._closing = True
-            await self.client.close()  # cancel_session, then close
+            # cancel_session, then the order feed's last reports (a fill may follow the
+            # reply: the summary's position must have it), then close
+            await self.client.close(settled=self._orders_closed)
             self._heap.restore()
             self._save_estimators()  # what this run learnt, for the next one's warm start
         if self.fatal is not None:
             raise UserError(self.fatal)
         return self.summary()
+
+    def _orders_closed(self) -> bool:
+        """The order feed has reported every order the venue took closed. Orders without a
+        venue id were never sent (the engine re-quotes while closing; nothing goes out) or
+        never accepted; mass quotes, tracked per side, are not waited for."""
+        engine = self.engine
+        return engine is None or not any(
+            o.order_id for inst in engine.instruments.values() for o in inst.orders.open_orders()
+        )
 
     # --- engine construction ------------------------------------------------------------
     def _build_engine(self) -> Engine | None:
@@ -317,6 +333,11 @@ class Runner:
             t = type(d)
             if t is act.QuoteReport:
                 self.last_quote[d.instrument] = d  # type: ignore[assignment]
+                if d.instrument in self._idle:
+                    del self._idle[d.instrument]
+                    log.info("%s: quoting again", d.instrument)
+            elif t is act.NoQuoteReport:
+                self._log_idle(d)  # type: ignore[arg-type]
             elif t is act.KillSwitch:
                 self.kill_switches.append(d)  # type: ignore[arg-type]
                 log.warning("kill switch: %s", d.reason)  # type: ignore[union-attr]
@@ -327,10 +348,32 @@ class Runner:
                 )  # fmt: skip
             elif t is act.PositionDiscrepancy:
                 log.warning("position discrepancy: %s", d)
+            elif t is act.FillAnomaly:
+                log.warning(
+                    "%s: anomalous %s (%s)", d.instrument, d.what,  # type: ignore[union-attr]
+                    "no new risk" if d.halted else "trading on: anomalous_fill = warn",  # type: ignore[union-attr]
+                )  # fmt: skip
             elif self._debug:
                 log.debug("%s", d)
             if hook is not None:
                 hook(d)
+
+    def _log_idle(self, d: act.NoQuoteReport) -> None:
+        """Log why an instrument stopped quoting, once per instrument and kind of reason
+        (numbers in it, e.g. crossed-book ticks, do not make a new kind): a book that
+        flickers must not flood the log; the status line names the reason whenever it
+        applies."""
+        kind = _DIGITS.sub("#", d.reason)
+        seen = self._idle_logged.setdefault(d.instrument, set())
+        if kind in seen or len(seen) >= _IDLE_KINDS_LOGGED:
+            log.debug("%s: not quoting: %s", d.instrument, d.reason)
+            return
+        seen.add(kind)
+        self._idle[d.instrument] = kind
+        log.warning(
+            "%s: not quoting: %s (logged once; the status line shows it while it lasts)",
+            d.instrument, d.reason,
+        )  # fmt: skip
 
     def _on_batch_written(self, batch: int, write_ns: int, tx_ns: int, frames: int) -> None:
         if self.stats is not None:
@@ -387,26 +430,23 @@ class Runner:
                 log.warning("cannot journal the estimator states (%s)", exc)
 
     def _check_backpressure(self) -> None:
+        """No new risk while the journal cannot keep up (its reason), and again once it has
+        caught up; the first reason of a spell is the one shown and journaled."""
         journal, engine = self.journal, self.engine
         if journal is None or engine is None:
             return
         why = journal.backpressure
-        if why is None or self.risk_blocked is not None:
+        if (why is None) == (self.risk_blocked is None):
             return
         self.risk_blocked = why
-        log.error("journal back-pressure: no new risk is opened (%s)", why)
-        now = time.time_ns()
-        restrict = getattr(engine, "restrict", None)
+        if why is not None:
+            log.error("journal back-pressure: no new risk is opened (%s)", why)
+        else:
+            log.warning("journal back-pressure cleared: new risk may be opened again")
         decisions = self._decisions
-        if restrict is not None:
-            restrict(now, f"journal: {why}", decisions)
-        else:  # fallback: stop quoting altogether (cancels the orders)
-            for inst in engine.instruments.values():
-                mark = inst.mark()
-                inst.risk.halt_permanently(
-                    now, f"journal: {why}", inst.position.total_pnl(mark), decisions
-                )
-            self._on_event(ev.Timer(now))
+        engine.restrict(
+            time.time_ns(), None if why is None else f"journal: {why}", decisions, "journal"
+        )
         if decisions:
             self._on_decisions(decisions)
             decisions.clear()

@@ -33,6 +33,7 @@ from thalex_mm.exchange.fees import (
 )
 from thalex_mm.journal.sinks.base import DEFAULT_URL
 from thalex_mm.model.quote import LadderParams, QuoteParams
+from thalex_mm.secrets import looks_like_key_material
 
 NetworkName = Literal["local", "testnet", "production"]
 # = exchange.market.config.MAX_INFORMED_HORIZON_S (not imported: it would load the simulator)
@@ -52,6 +53,15 @@ class VenueSettings:
     cancel_on_disconnect_s: int = 6
 
     def __post_init__(self) -> None:
+        # A key pasted in place of a path or a name must fail here, without being repeated.
+        for name in ("private_key_file", "private_key_env", "key_id", "account", "url"):
+            value = getattr(self, name)
+            if isinstance(value, str) and looks_like_key_material(value):
+                raise ValueError(
+                    f"venue.{name} holds what looks like key material, not a "
+                    f"{'path' if name == 'private_key_file' else 'value'} (not shown): put the "
+                    "private key in a file only you can read and give its path"
+                )
         if self.url is not None and not self.url.startswith(("ws://", "wss://")):
             raise ValueError(f"venue.url must start with ws:// or wss://, got {self.url!r}")
         if self.url is not None and self.network != "local":
@@ -158,10 +168,15 @@ class JournalConfig:
     market_interval_ms: float = 100.0  # market snapshots sampled at most this often
     position_interval_s: float = 1.0  # position snapshots this often
     estimator_interval_s: float = 30.0  # estimator states (for a warm start) this often
+    # records waiting and the writer has committed nothing for this long (a full disk, a
+    # database refusing writes): no new risk, with the writer's error; 0: never
+    max_commit_stall_s: float = 5.0
 
     def __post_init__(self) -> None:
         if not (0 < self.estimator_interval_s < math.inf):
             raise ValueError("journal.estimator_interval_s must be positive")
+        if not (self.max_commit_stall_s == 0 or 0.5 <= self.max_commit_stall_s < math.inf):
+            raise ValueError("journal.max_commit_stall_s must be 0 (off) or at least 0.5 s")
         if not self.url.strip():
             raise ValueError("journal.url must not be empty (enabled = false turns it off)")
         if not (0 < self.market_interval_ms < math.inf):

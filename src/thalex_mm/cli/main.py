@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from thalex_mm import __version__
 from thalex_mm.errors import UserError
+from thalex_mm.secrets import scrub
 
 # Subcommand modules, in the order they appear in --help.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -54,7 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler(args))
     except UserError as exc:
-        print(f"thalex-mm {args.command}: error: {exc}", file=sys.stderr)
+        # scrub: a message that quotes user input must not repeat a pasted key
+        print(f"thalex-mm {args.command}: error: {scrub(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

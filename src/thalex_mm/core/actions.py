@@ -175,6 +175,20 @@ class OrderAnomaly(msgspec.Struct, frozen=True, gc=False):
     code: int = 0
 
 
+class FillAnomaly(msgspec.Struct, frozen=True, gc=False):
+    """A fill that fails the sanity checks (price far from the mark, an order this engine did
+    not place). It is counted all the same (the venue's position is real); ``halted``: the
+    engine stopped adding risk because of it (``accounting.anomalous_fill = "halt"``)."""
+
+    now_ns: int
+    instrument: str
+    trade_id: str
+    order_id: str
+    client_order_id: int | None
+    what: str
+    halted: bool
+
+
 class HedgeReport(msgspec.Struct, frozen=True, gc=False):
     """A hedge order went out (``hedge_lots``), or was capped or blocked (``reason`` says
     why; ``hedge_lots`` 0 when nothing was sent)."""
@@ -195,6 +209,7 @@ Decision = (
     | PositionDiscrepancy
     | GuardRejection
     | OrderAnomaly
+    | FillAnomaly
     | HedgeReport
 )
 

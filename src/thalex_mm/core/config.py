@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 from thalex_mm.domain import InstrumentSpec
 from thalex_mm.model.quote import QuoteParams
@@ -183,9 +184,18 @@ class AccountingConfig:
     taker_fee_rate: float = 0.0
     reconcile_tolerance: float = 0.0  # contracts of disagreement tolerated
     reconcile_grace_ms: float = 2000.0  # disagreement must last this long to be reported
-    adopt_venue_position: bool = False  # after a reported discrepancy, take the venue's
+    # after a discrepancy outlasts the grace period: take the venue's position (True), or
+    # stop quoting the instrument until the two agree again (False)
+    adopt_venue_position: bool = True
+    # a fill far from the mark (risk.price_band) or of an order we never placed: "halt" =
+    # no new risk on any instrument for the rest of the run; "warn" = report it and trade on
+    anomalous_fill: Literal["halt", "warn"] = "halt"
 
     def __post_init__(self) -> None:
+        if self.anomalous_fill not in ("halt", "warn"):
+            raise ValueError(
+                f"accounting.anomalous_fill must be 'halt' or 'warn', got {self.anomalous_fill!r}"
+            )
         for name in ("maker_fee_rate", "taker_fee_rate"):
             value = getattr(self, name)
             if isinstance(value, bool) or not (-1.0 < value < 1.0):

@@ -65,7 +65,12 @@ class Engine(ReplyHandlers):
             )
             self.hedgers[-1].reply_timeout_ns = int(hedge.cfg.orders.reply_timeout_ms * 1e6)
         self.halted_all = False
-        self.restriction: str | None = None  # the no-new-risk switch's reason
+        self.restrictions: dict[str, str] = {}  # the no-new-risk switch: source -> reason
+        # the labels our orders carry: a fill of an order with none of them, unknown by id,
+        # is not ours (fill_check)
+        self.own_labels = frozenset(
+            [c.orders.label for c in config.instruments] + [h.label for h in config.hedges]
+        )
         self.synced = not config.wait_for_resync  # False until the first Resynced
         self._deferred: dict[Instrument, bool] | None = None  # handle_batch's pending cycles
         self._cancel_all_id = 0
@@ -135,15 +140,22 @@ class Engine(ReplyHandlers):
             self._cycle(inst, now, actions, decisions)
         deferred.clear()
 
-    def restrict(self, now_ns: int, reason: str | None, decisions: list[Decision]) -> None:
+    def restrict(
+        self, now_ns: int, reason: str | None, decisions: list[Decision], source: str = ""
+    ) -> None:
         """No new risk while ``reason`` is set (None lifts it): only the side that reduces
         each position quotes; the adding side is pulled on the next cycle (any event or
-        timer). Reported as ``RiskStateChanged`` per instrument, with the reason."""
-        if reason == self.restriction:
+        timer). Reported as ``RiskStateChanged`` per instrument, with the reason. Each
+        ``source`` (the app's journal checks, "fill", ...) sets and lifts only its own."""
+        restrictions = self.restrictions
+        if restrictions.get(source) == reason:
             return
-        self.restriction = reason
+        if reason is None:
+            del restrictions[source]
+        else:
+            restrictions[source] = reason
         for inst in self.instruments.values():
-            inst.risk.restrict(now_ns, reason, decisions)
+            inst.risk.restrict(now_ns, reason, decisions, source)
 
     # --- warm start ---------------------------------------------------------------------
     def estimator_states(self) -> dict[str, dict[str, Any]]:
@@ -209,7 +221,7 @@ class Engine(ReplyHandlers):
         inst = self.instruments.get(e.instrument)
         if inst is None:
             return
-        filled = self._apply(inst, e.fills, e.now_ns, decisions)
+        filled = self._apply(inst, e.fills, e.now_ns, decisions, e) if e.fills else False
         if e.order_id:  # a resync may list an open order's fills again, however old
             if not e.status.is_active:
                 self.trade_ids.unpin(e.order_id)
@@ -349,6 +361,10 @@ class Engine(ReplyHandlers):
         permit = risk.permit
         if permit.state is _HALTED:
             self._pull(inst, now, actions, decisions, "halted")
+            return
+        disagreement = position.disagreement
+        if disagreement is not None:  # not adopted: the limits would apply to a wrong number
+            self._pull(inst, now, actions, decisions, disagreement)
             return
         stale = inst.market.stale_reason(now, inst.max_age_ns)
         if stale is not None:

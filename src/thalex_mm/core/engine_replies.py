@@ -7,8 +7,16 @@ from __future__ import annotations
 import math
 
 from thalex_mm.core import events as ev
-from thalex_mm.core.actions import Action, Decision, Ladder, OrderAnomaly, QuoteReport
+from thalex_mm.core.actions import (
+    Action,
+    Decision,
+    FillAnomaly,
+    Ladder,
+    OrderAnomaly,
+    QuoteReport,
+)
 from thalex_mm.core.events import Fill
+from thalex_mm.core.fill_check import fill_anomaly
 from thalex_mm.core.hedge import Hedger
 from thalex_mm.core.instrument import Instrument
 
@@ -16,7 +24,14 @@ from thalex_mm.core.instrument import Instrument
 class ReplyHandlers:
     instruments: dict[str, Instrument]
     hedgers: list[Hedger]
+    own_labels: frozenset[str]
+    restrictions: dict[str, str]
     _cancel_all_id: int
+
+    def restrict(
+        self, now_ns: int, reason: str | None, decisions: list[Decision], source: str = ""
+    ) -> None:
+        raise NotImplementedError
 
     def _cycle(
         self, inst: Instrument, now: int, actions: list[Action], decisions: list[Decision]
@@ -105,11 +120,16 @@ class ReplyHandlers:
             )
         )  # fmt: skip
 
-    @staticmethod
     def _apply(
-        inst: Instrument, fills: tuple[Fill, ...], now: int, decisions: list[Decision]
+        self,
+        inst: Instrument,
+        fills: tuple[Fill, ...],
+        now: int,
+        decisions: list[Decision],
+        update: ev.OrderUpdate | None = None,
     ) -> bool:
-        """Count ``fills`` (each once); True when the position changed."""
+        """Count ``fills`` (each once); True when the position changed. Each new fill is
+        sanity-checked (``fill_check``); ``update`` is the order update carrying them."""
         filled = False
         position = inst.position
         for fill in fills:
@@ -120,13 +140,44 @@ class ReplyHandlers:
             if position.apply(fill):
                 filled = True
                 inst.quoter.on_own_fill(now, fill)
+                foreign = update is not None and self._foreign(inst, update)
+                what = fill_anomaly(inst, fill, foreign)
+                if what is not None:
+                    self._anomalous_fill(inst, fill, update, what, now, decisions=decisions)
             if not math.isnan(fill.fee):  # the venue's fee (NaN: unknown): the rate to earn back
                 inst.quoter.on_fee(fill)
         return filled
 
-    @staticmethod
+    def _foreign(self, inst: Instrument, u: ev.OrderUpdate) -> bool:
+        """Not an order of ours: none of our labels, unknown to the order tracker and the
+        hedgers (an order adopted from an earlier run carries our label)."""
+        if u.label in self.own_labels or inst.orders.knows(u):
+            return False
+        return not any(u.reply_to and h.inflight_action_id == u.reply_to for h in self.hedgers)
+
+    def _anomalous_fill(
+        self,
+        inst: Instrument,
+        fill: Fill,
+        u: ev.OrderUpdate | None,
+        what: str,
+        now: int,
+        *,
+        decisions: list[Decision],
+    ) -> None:
+        halt = inst.cfg.accounting.anomalous_fill == "halt"
+        oid, cid = (u.order_id, u.client_order_id) if u is not None else ("", None)
+        decisions.append(FillAnomaly(now, inst.name, fill.trade_id, oid, cid, what, halt))
+        if halt and "fill" not in self.restrictions:  # the first one is the reason given
+            reason = f"anomalous {inst.name} {what}; restart after checking the account"
+            self.restrict(now, reason, decisions, source="fill")
+
     def _reconcile(
-        inst: Instrument, entry: ev.PortfolioEntry | None, now: int, decisions: list[Decision]
+        self,
+        inst: Instrument,
+        entry: ev.PortfolioEntry | None,
+        now: int,
+        decisions: list[Decision],
     ) -> None:
         position = inst.position
         mark = inst.mark()

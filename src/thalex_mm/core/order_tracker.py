@@ -106,6 +106,15 @@ class OrderTracker:
                 o.on_rejected(0)
 
     # --- replies and feed ---------------------------------------------------------------
+    def knows(self, u: OrderUpdate) -> bool:
+        """``u`` is about an order this tracker placed, adopted or closed (by any id)."""
+        cid, oid = u.client_order_id, u.order_id
+        return (
+            (u.reply_to != 0 and u.reply_to in self._by_action)
+            or (cid is not None and (cid in self._by_cid or cid in self._closed))
+            or (oid != "" and (oid in self._by_oid or oid in self._closed))
+        )
+
     def on_update(self, u: OrderUpdate, decisions: list[Decision]) -> None:
         o = self._by_action.pop(u.reply_to, None) if u.reply_to else None
         if o is None and u.client_order_id is not None:

@@ -39,6 +39,7 @@ class Position:
         "_mismatch_since_ns",
         "average_price",
         "cfg",
+        "disagreement",
         "fees",
         "fill_count",
         "funding",
@@ -66,6 +67,8 @@ class Position:
         self.venue_average_price = 0.0
         self._mismatch_since_ns: int | None = None
         self._mismatch_reported = False
+        # why not to quote: a reported discrepancy not adopted (None: agrees, or adopted)
+        self.disagreement: str | None = None
 
     # --- fills --------------------------------------------------------------------------
     def apply(self, fill: Fill) -> bool:
@@ -156,6 +159,7 @@ class Position:
         tolerance = self.spec.amount_to_lots_floor(self.cfg.reconcile_tolerance)
         if abs(venue - self.lots) <= tolerance:
             self._mismatch_since_ns = None
+            self.disagreement = None
             if self._mismatch_reported:
                 self._mismatch_reported = False
                 return self._report(now_ns, resolved=True)
@@ -170,6 +174,11 @@ class Position:
         if self.cfg.adopt_venue_position:
             self.lots = venue
             self.average_price = self.venue_average_price if venue else 0.0
+        else:
+            self.disagreement = (
+                f"position {self.lots} lots differs from the venue's {venue} lots: not quoting "
+                "until they agree (accounting.adopt_venue_position = false)"
+            )
         return report
 
     def _report(self, now_ns: int, resolved: bool) -> PositionDiscrepancy:

@@ -24,7 +24,8 @@ the portfolio-wide ``max_total_loss`` measures from it.
 
 Restriction (``restrict``, e.g. the journal's back-pressure): no new risk. Only the side that
 reduces |position| may quote, and never for more than the position (no flip); REDUCING with
-the reason until lifted.
+the reason until lifted. Each cause (``source``: the journal, an anomalous fill, ...) sets
+and lifts its own reason, so lifting one never lifts another.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class RiskManager:
         "pnl_base",
         "recovery_step",
         "restriction",
+        "restrictions",
         "run_base",
         "spec",
         "started",
@@ -106,6 +108,7 @@ class RiskManager:
         self.peak_pnl = 0.0
         self.run_base = 0.0  # this run's first valid PnL (the portfolio limit's reference)
         self.restriction: str | None = None  # why no new risk may be opened, or None
+        self.restrictions: dict[str, str] = {}  # source -> reason; ``restriction`` joins them
         self.started = False
         self.recovery_step = -1  # index into recovery_steps, -1 when not recovering
         self.step_started_ns = 0
@@ -151,12 +154,22 @@ class RiskManager:
             self.peak_pnl += delta
             self.run_base += delta
 
-    def restrict(self, now_ns: int, reason: str | None, out: list[Decision]) -> None:
-        """No new risk while ``reason`` is set (None lifts it); the state change is reported
-        now, the permit follows on the next ``evaluate``."""
-        if reason == self.restriction:
+    def restrict(
+        self, now_ns: int, reason: str | None, out: list[Decision], source: str = ""
+    ) -> None:
+        """No new risk while ``source``'s ``reason`` is set (None lifts it); the state change
+        is reported now, the permit follows on the next ``evaluate``."""
+        reasons = self.restrictions
+        if reasons.get(source) == reason:
             return
-        self.restriction = reason
+        if reason is None:
+            del reasons[source]
+        else:
+            reasons[source] = reason
+        combined = "; ".join(reasons.values()) if reasons else None
+        if combined == self.restriction:
+            return
+        self.restriction = reason = combined
         old = self.state
         if old is not _HALTED:  # HALTED: nothing quotes; the restriction applies at re-entry
             self.state = _REDUCING if reason is not None else _ACTIVE

@@ -79,6 +79,15 @@ class Journal:
         self._prefaulter = Prefaulter()
         self._scratch = mmap.mmap(-1, mmap.PAGESIZE)  # what ``warm`` writes to
         self._touched = 0
+        # segments this run sealed -> the end of their frames, until the drainer passes them:
+        # the backlog counts the bytes really written, not segment numbers (which recovery
+        # and crashes skip: 17 numbers apart is not 17 segments of records)
+        self._sealed: dict[int, int] = {}
+        self._over_limit = False  # the backlog passed max_backlog_bytes and is not down yet
+        # commit stall watch: the drained position last seen, and when it last moved (or
+        # nothing was waiting)
+        self._seen_drained = -1
+        self._progress_ns = time.monotonic_ns()
         self._warm_with: Record | Sequence[Record] = WARM_SAMPLE  # the last appended
         self.appended = 0
         self.dropped_market = 0
@@ -173,6 +182,7 @@ class Journal:
             raise ValueError(f"journal record of {body_len} bytes is larger than a segment")
         old = self._mm
         _SEAL.pack_into(old, self._off, SEAL)
+        self._sealed[self._segment] = self._off
         self._claim(self._segment + 1)
         old.close()
 
@@ -302,8 +312,24 @@ class Journal:
         return False
 
     def _backlog(self) -> int:
+        """Bytes appended but not yet drained: frames this run wrote past the drained position."""
         drained: int = _U64.unpack_from(self._ctl, _CTL_DRAINED)[0]
-        return (self._segment - (drained >> 32)) * self._size + self._off - (drained & 0xFFFFFFFF)
+        d_seg = drained >> 32
+        if d_seg == self._segment:  # the usual case: the drainer is in our segment
+            return max(0, self._off - (drained & 0xFFFFFFFF))
+        if d_seg > self._segment:
+            return 0
+        sealed = self._sealed
+        total = self._off - HEADER_SIZE
+        for number in list(sealed):
+            end = sealed[number]
+            if number > d_seg:
+                total += end - HEADER_SIZE
+            elif number == d_seg:
+                total += max(0, end - (drained & 0xFFFFFFFF))
+            else:
+                del sealed[number]  # drained
+        return total
 
     # --- status --------------------------------------------------------------------------
     @property
@@ -314,14 +340,39 @@ class Journal:
         if not self._writer.alive:
             return self._writer.describe_exit()
         backlog = self._backlog()
-        if backlog > self.settings.max_backlog_bytes:
+        stall = self._commit_stall_s(backlog)
+        if stall is not None:
+            error = self.control.error
+            cause = f"writer error: {error}" if error else "no error reported"
+            return (
+                f"journal writer has committed nothing for {stall:.0f} s with "
+                f"{backlog / 1e6:.1f} MB waiting ({cause})"
+            )
+        limit = self.settings.max_backlog_bytes
+        # hysteresis: once over the limit, clear only below half of it (no flapping)
+        if backlog > limit or (self._over_limit and backlog > limit // 2):
+            self._over_limit = True
             error = self.control.error
             why = f" (writer error: {error})" if error else ""
             return (
                 f"journal writer is {backlog / 1e6:.1f} MB behind, over the "
-                f"{self.settings.max_backlog_bytes / 1e6:.1f} MB limit{why}"
+                f"{limit / 1e6:.1f} MB limit{why}"
             )
+        self._over_limit = False
         return None
+
+    def _commit_stall_s(self, backlog: int) -> float | None:
+        """Seconds the writer has committed nothing while records wait, once that is more
+        than ``max_commit_stall_s``; else None. Progress is the drained position moving."""
+        limit = self.settings.max_commit_stall_s
+        drained: int = _U64.unpack_from(self._ctl, _CTL_DRAINED)[0]
+        now = time.monotonic_ns()
+        if backlog == 0 or drained != self._seen_drained or limit <= 0:
+            self._seen_drained = drained
+            self._progress_ns = now
+            return None
+        stalled = (now - self._progress_ns) / 1e9
+        return stalled if stalled > limit else None
 
     def stats(self) -> JournalStats:
         return JournalStats(

@@ -238,3 +238,10 @@ def count_runs(reader: Reader, strategy: str) -> int:
     """How many runs of ``strategy`` the journal holds."""
     rows = reader.rows("SELECT COUNT(*) FROM runs WHERE strategy = ?", [strategy])
     return int(rows[0][0]) if rows else 0
+
+
+def first_run_ns(reader: Reader) -> int | None:
+    """When the journal's first run started (wall-clock ns; None: no runs yet): a catch-up
+    never adopts trades older than the journal."""
+    rows = reader.rows("SELECT MIN(ts_ns) FROM runs")
+    return int(rows[0][0]) if rows and rows[0][0] is not None else None

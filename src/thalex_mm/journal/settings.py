@@ -43,6 +43,9 @@ class JournalSettings:
     max_backlog_bytes: int = 256 * MiB
     # ... and above this one market snapshots are shed (counted in dropped_market).
     market_shed_bytes: int = 32 * MiB
+    # ... and when records wait but the writer has committed nothing for this long (a full
+    # disk, a database that refuses writes), whatever the backlog's size. 0: never.
+    max_commit_stall_s: float = 5.0
     # Market snapshots offered via offer_market are sampled at most this often per instrument.
     market_interval_ms: float = 100.0
     lock_timeout_s: float = 10.0

@@ -1,8 +1,10 @@
 """Wire <-> core conversion: actions become the right params, messages the right events."""
 
+import logging
 from typing import Any
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -249,3 +251,28 @@ def test_one_feed_message_with_several_orders_is_emitted_as_one_batch() -> None:
     on_orders(one, False, 6)  # a single update needs no batch
     assert len(batches) == 1 and [u.order_id for u in batches[0]] == [ORDER["order_id"], "X2"]  # type: ignore[attr-defined]
     assert len(out) == 1 and out[0].now_ns == 6
+
+
+def test_an_unknown_order_status_is_one_log_line_and_the_rest_is_handled(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tr, out = make()
+    o_type, on_orders = tr.handler_for("session.orders")  # type: ignore[misc]
+    odd = {**ORDER, "status": "expired"}
+    message = msgspec.json.decode(
+        msgspec.json.encode([odd, {**ORDER, "order_id": "X2", "client_order_id": 2}]),
+        type=o_type,
+    )
+    with caplog.at_level(logging.DEBUG):
+        on_orders(message, False, 4)
+        on_orders(message, False, 5)  # the same value again: counted, not logged
+    assert [u.order_id for u in out] == ["X2", "X2"]  # type: ignore[attr-defined]
+    assert tr.dropped_unknown_status == 2
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert "'expired'" in record.getMessage() and "\n" not in record.getMessage()
+    # a reply with it: the outcome is unknown, as for a reply that did not decode
+    out.clear()
+    result = msgspec.json.decode(msgspec.json.encode(odd), type=wire.OrderStatus)
+    tr.on_reply(act.Insert(11, "BTC-PERPETUAL", 42, Side.SELL, 100010, 100), result, None, 6)
+    assert out == [ev.ActionRejected(6, 11, LocalError.BAD_REPLY, "order status 'expired'")]

@@ -7,6 +7,7 @@ costs the engine nothing and a committed batch survives a power loss. Override w
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 
 from thalex_mm.errors import UserError
@@ -26,6 +27,25 @@ def connect_sqlite(url: str, *, create: bool) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 10000")
     return conn
+
+
+def check_integrity(conn: sqlite3.Connection, url: str) -> None:
+    """Refuse a damaged database (``PRAGMA quick_check``, one pass over its pages): a restart
+    reads its last client order ids and fills from it, and must not trust a corrupt one."""
+    try:
+        rows = conn.execute("PRAGMA quick_check(1)").fetchall()
+    except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed", ...
+        problem = str(exc)
+    else:
+        if rows == [("ok",)]:
+            return
+        problem = " ".join(" ".join(str(r[0]).split()) for r in rows)  # one line
+    path = sqlite_path(url)
+    raise UserError(
+        f"journal database {str(path)!r} is corrupt ({problem}); a restart cannot trust its "
+        f"client order ids and fills: move it aside (`sqlite3 {path} .recover` saves what "
+        "is readable) and start on a new journal"
+    )
 
 
 class SqliteSink:
@@ -48,17 +68,23 @@ class SqliteSink:
 
     def open(self) -> None:
         conn = connect_sqlite(self.url, create=True)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(f"PRAGMA synchronous = {self._sync}")
-        conn.execute("BEGIN IMMEDIATE")
-        for statement in create_statements("sqlite"):
-            conn.execute(statement)
-        existing = {
-            name: [row[1] for row in conn.execute(f"PRAGMA table_info({name})")] for name in TABLES
-        }
-        for statement in added_columns("sqlite", existing):  # an older journal's tables
-            conn.execute(statement)
-        conn.execute("COMMIT")
+        try:
+            check_integrity(conn, self.url)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self._sync}")
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in create_statements("sqlite"):
+                conn.execute(statement)
+            existing = {
+                name: [row[1] for row in conn.execute(f"PRAGMA table_info({name})")]
+                for name in TABLES
+            }
+            for statement in added_columns("sqlite", existing):  # an older journal's tables
+                conn.execute(statement)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.close()
+            raise
         self._conn = conn
 
     def _connection(self) -> sqlite3.Connection:
@@ -89,7 +115,11 @@ class SqliteSink:
             )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # SQLite has already rolled back after some errors (SQLITE_FULL): a ROLLBACK then
+            # fails with "no transaction is active" and would hide the real error
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             raise
 
     def close(self) -> None:

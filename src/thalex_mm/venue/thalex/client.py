@@ -159,8 +159,12 @@ class ThalexClient(ClientIO):
         self._kick()
         return await asyncio.wait_for(fut, timeout_s or self.config.request_timeout_s)
 
-    async def close(self) -> None:
-        """Cancel the session's orders (``cancel_session``), then close the connection."""
+    async def close(self, settled: Callable[[], bool] | None = None) -> None:
+        """Cancel the session's orders (``cancel_session``), then close the connection.
+
+        ``settled`` (the app's "the order feed reported all my orders closed"): after the
+        cancel is confirmed, keep reading until it is True, for at most ``close_timeout_s``:
+        the venue may report a last fill after its reply, and it must not be lost."""
         if self._closing:
             await self._closed.wait()
             return
@@ -174,6 +178,8 @@ class ThalexClient(ClientIO):
             try:
                 await asyncio.wait_for(fut, self.config.close_timeout_s)
                 log.info("cancel_session confirmed: no orders left on %s", self.endpoint.url)
+                if settled is not None:
+                    await self._settle(settled)
             except (RequestFailedError, TimeoutError) as exc:
                 log.warning(
                     "cancel_session not confirmed (%s); the venue still cancels the session's "
@@ -193,6 +199,19 @@ class ThalexClient(ClientIO):
                 await runner
         self.phase = SessionPhase.CLOSED
         self._closed.set()
+
+    async def _settle(self, settled: Callable[[], bool]) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.close_timeout_s
+        while not settled():
+            if loop.time() >= deadline:
+                log.warning(
+                    "the order feed did not report every order closed within %.1f s of "
+                    "cancel_session; the summary may miss a last fill",
+                    self.config.close_timeout_s,
+                )
+                return
+            await asyncio.sleep(0.01)
 
     async def wait_closed(self) -> None:
         await self._closed.wait()

@@ -6,7 +6,9 @@ where the key was supposed to come from (the file path or the variable name).
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from thalex_mm.errors import UserError
+from thalex_mm.secrets import looks_like_key_material
+
+log = logging.getLogger(__name__)
 
 DEFAULT_KEY_ENV = "THALEX_MM_PRIVATE_KEY"
 
@@ -36,6 +41,27 @@ class Credentials:
         return f"Credentials(key_id={mask_key_id(self.key_id)!r}, key=<hidden, from {self.source}>)"
 
     __str__ = __repr__
+
+
+def key_file_warning(path: str | os.PathLike[str]) -> str | None:
+    """A warning if the key file is readable by its group or others (None if fine or absent).
+
+    A private key others on the machine can read is as good as published; ``thalex-mm keygen``
+    writes mode 0600.
+    """
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return None
+    if os.name != "posix" or not mode & (stat.S_IRGRP | stat.S_IROTH):
+        return None
+    who = " and ".join(
+        w for w, bit in (("its group", stat.S_IRGRP), ("others", stat.S_IROTH)) if mode & bit
+    )
+    return (
+        f"the private key file {str(path)!r} is readable by {who} "
+        f"(mode {stat.S_IMODE(mode):04o}): chmod 600 it"
+    )
 
 
 def _check_pem(pem: bytes, source: str) -> None:
@@ -67,11 +93,19 @@ def load_credentials(
         raise UserError("give the private key as a file or as an environment variable, not both")
     if key_file is not None:
         path = Path(key_file)
+        if looks_like_key_material(str(path)):
+            raise UserError(
+                "the private key file's name looks like key material (not shown): put the "
+                "private key in a file only you can read and give its path"
+            )
         source = f"file {str(path)!r}"
         try:
             pem = path.read_bytes()
         except OSError as exc:
             raise UserError(f"cannot read the private key {source}: {exc.strerror}") from None
+        warning = key_file_warning(path)
+        if warning is not None:
+            log.warning("%s", warning)
     else:
         var = key_env or DEFAULT_KEY_ENV
         source = f"environment variable {var}"

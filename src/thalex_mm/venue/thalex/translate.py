@@ -12,6 +12,7 @@ own, see ``protocol.LocalError``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -30,6 +31,8 @@ from thalex_mm.venue.thalex.convert import (
 )
 from thalex_mm.venue.thalex.protocol import LocalError, NotificationHandler, RpcError
 from thalex_mm.venue.thalex.trades import TradeSink, fills_by_instrument
+
+log = logging.getLogger(__name__)
 
 EventSink = Callable[[ev.Event], None]
 # (method, params, context): context is the core action whose reply this request produces.
@@ -54,6 +57,9 @@ class Translator:
         self.reject = reject or emit
         self.specs: dict[str, InstrumentSpec] = {}
         self.dropped_unknown_instrument = 0
+        # order updates with a status this client does not know (dropped; logged once each)
+        self.dropped_unknown_status = 0
+        self._unknown_statuses: set[str] = set()
         # Set by the app to receive the order updates of one feed message together, so the
         # core applies them all before it quotes (Engine.handle_batch); None: one by one.
         self.emit_batch: Callable[[list[ev.Event]], None] | None = None
@@ -156,7 +162,15 @@ class Translator:
             if spec is None:
                 self.dropped_unknown_instrument += 1
                 return
-            self.emit(order_update(spec, result, now_ns, action_id))
+            update = self._order_update(spec, result, now_ns, action_id)
+            if update is None:  # the outcome is unknown: in flight until the reply timeout
+                self.emit(
+                    ev.ActionRejected(
+                        now_ns, action_id, LocalError.BAD_REPLY, f"order status {result.status!r}"
+                    )
+                )
+                return
+            self.emit(update)
         elif isinstance(result, wire.MassQuoteResult):
             spec = self.specs.get(getattr(action, "instrument", ""))
             errors = tuple(
@@ -282,7 +296,9 @@ class Translator:
             if spec is None:
                 self.dropped_unknown_instrument += 1
                 continue
-            updates.append(order_update(spec, o, now_ns))
+            update = self._order_update(spec, o, now_ns)
+            if update is not None:
+                updates.append(update)
         emit_batch = self.emit_batch
         if emit_batch is not None and len(updates) > 1:
             emit_batch(updates)
@@ -335,9 +351,34 @@ class Translator:
     ) -> ev.Resynced:
         """The ``Resynced`` event from a fresh ``open_orders`` and ``portfolio``."""
         specs = self.specs
-        orders = tuple(
-            order_update(specs[o.instrument_name], o, now_ns)
+        converted = (
+            self._order_update(specs[o.instrument_name], o, now_ns)
             for o in open_orders
             if o.instrument_name in specs
         )
+        orders = tuple(u for u in converted if u is not None)
         return ev.Resynced(now_ns, orders, self.portfolio(portfolio))
+
+    def _order_update(
+        self, spec: InstrumentSpec, o: wire.OrderStatus, now_ns: int, reply_to: int = 0
+    ) -> ev.OrderUpdate | None:
+        """``order_update``, or None for a status this client does not know: one warning
+        line per new value (not a traceback per message), and the rest of the message is
+        still handled."""
+        try:
+            return order_update(spec, o, now_ns, reply_to)
+        except ValueError as exc:
+            try:
+                ev.OrderStatus.from_wire(o.status)
+            except ValueError:
+                pass  # the status it is
+            else:
+                raise  # something else: not this method's to hide
+            self.dropped_unknown_status += 1
+            if o.status not in self._unknown_statuses:
+                self._unknown_statuses.add(o.status)
+                log.warning(
+                    "%s: order %s ignored: %s (further ones with it are counted, not logged)",
+                    spec.name, o.order_id, exc,
+                )  # fmt: skip
+            return None
