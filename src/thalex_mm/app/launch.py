@@ -295,7 +295,7 @@ def read_journal_start(journal: Any, strategy: str = STRATEGY) -> JournalStart:
         runs = count_runs(reader, strategy)
         since = first_run_ns(reader)
     first = max(used.values(), default=0) + 1 + (CLIENT_ID_GAP if runs else 0)
-    return JournalStart(first, tuple(trade_ids), runs, since)
+    return JournalStart(first, tuple(trade_ids), runs, first_run_ns=since)
 
 
 class JournaledRunner(Runner):
