@@ -42,13 +42,16 @@ def test_states_older_than_the_limit_are_set_aside_with_their_age() -> None:
 
 
 def test_the_line_names_what_was_restored_and_why_the_rest_was_not() -> None:
-    # mids 100, 103, 99, 101 one second apart: σ² = Σr² / Σdt, both sums decayed by
-    # 2^(-1 s / half-life) per step (the estimator's definition, docs/model.md)
+    # mids 100, 103, 99, 101 one second apart, on the estimator's 1 s grid: the price at
+    # grid point g is the one in force up to g, so by the last update the grid has seen
+    # 100, 100, 103, 99 (returns 0, 3, -4); σ² = Σr² / Σdt, both sums decayed by
+    # 2^(-1 s / half-life) per step (GridVolatility, docs/model.md)
     mids = [100, 103, 99, 101]
     state = _warm_state("BTC-PERPETUAL", mids)
     decay = 2.0 ** (-1.0 / QuoterConfig().sigma_halflife_s)  # per one-second step
     r2 = dt = 0.0
-    for a, b in itertools.pairwise(mids):
+    grid = [mids[0], *mids[:-1]]
+    for a, b in itertools.pairwise(grid):
         r2, dt = r2 * decay + (b - a) ** 2, dt * decay + 1.0
     sigma = math.sqrt(r2 / dt)
     engine = _engine("BTC-PERPETUAL", "ETH-PERPETUAL", "SOL-PERPETUAL", "XRP-PERPETUAL")

@@ -25,7 +25,7 @@ def _engine(**accounting: object) -> Engine:
     cfg = InstrumentConfig(
         SPEC,
         quote=QuoteParams(
-            gamma=0.1, lot_size=0.001, ladder=LadderParams(levels=3, base_size_lots=5)
+            gamma_usd=100.0, lot_size=0.001, ladder=LadderParams(levels=3, base_size_lots=5)
         ),
         quoter=QuoterConfig(sigma_default=5.0, fit_intensity=False, A=1.0, k=0.05),
         risk=RiskConfig(max_position=0.030),  # no max_loss: the PnL alone stops nothing

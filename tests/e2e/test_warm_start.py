@@ -35,14 +35,16 @@ estimator_interval_s = 4.0
 [[instruments]]
 name = "BTC-PERPETUAL"
 [instruments.quote]
-gamma = 0.1
+gamma_usd = 100.0
 lot_size = 0.001
 [instruments.quote.ladder]
 levels = 2
 [instruments.quoter]
 sigma_default = 2.0
+min_sigma_samples = 5
 A = 1.0
 k = 1.0
+intensity_min_sweeps = 10.0
 [instruments.risk]
 max_position = 0.01
 """
@@ -71,10 +73,16 @@ def _first_quote(reader: Reader, run_id: str) -> tuple[float, float, float]:
     return rows[0]  # type: ignore[return-value]
 
 
-def _estimates(state: dict[str, Any]) -> tuple[float, float, float]:
-    """σ, A, k of a saved state, computed here from its fields (σ² = Σr² / Σdt)."""
-    vol, intensity = state["volatility"], state["intensity"]
-    return math.sqrt(vol["sum_r2"] / vol["sum_dt"]), intensity["A"], intensity["k"]
+def _estimates(state: dict[str, Any]) -> tuple[float, float, float, float, float]:
+    """σ (the slow grid EWMA, σ² = Σr² / Σdt, or the fast one when it is above 1.5× it), the
+    two sides' mean A and k, and the bid side's A and k, from a saved state's fields."""
+    vol, sides = state["volatility"], state["intensity"]["sides"]
+    slow = math.sqrt(vol["slow"][0] / vol["slow"][1])
+    fast = math.sqrt(vol["fast"][0] / vol["fast"][1])
+    sigma = fast if fast > vol["stressed_ratio"] * slow else slow
+    a = 0.5 * (sides[0]["A"] + sides[1]["A"])
+    k = 0.5 * (sides[0]["k"] + sides[1]["k"])
+    return sigma, a, k, sides[0]["A"], sides[0]["k"]
 
 
 async def test_a_second_run_quotes_with_the_first_runs_estimates(tmp_path: Path) -> None:
@@ -92,8 +100,9 @@ async def test_a_second_run_quotes_with_the_first_runs_estimates(tmp_path: Path)
     gaps = [(b[0] - a[0]) / 1e9 for a, b in itertools.pairwise(saved[:-1])]
     assert all(3.5 < g < 5.0 for g in gaps), gaps
     last = json.loads(saved[-1][1])
-    assert last["intensity"]["fitted"], last["intensity"]["status"]  # A, k differ from cold
-    sigma, a, k = _estimates(last)
+    bid_side = last["intensity"]["sides"][0]
+    assert bid_side["fitted"], bid_side["status"]  # A, k differ from cold
+    sigma, a, k, bid_a, bid_k = _estimates(last)
     assert abs(sigma - SIGMA_DEFAULT) > 1.0 and (a, k) != (A_DEFAULT, K_DEFAULT)
 
     second = await _run(tmp_path, url, 2)
@@ -106,8 +115,8 @@ async def test_a_second_run_quotes_with_the_first_runs_estimates(tmp_path: Path)
     with Reader(url) as r:
         _, run2, run3 = _runs(r)
         warm, cold = _first_quote(r, run2), _first_quote(r, run3)
-    # the first quote of the warm run: the saved A and k exactly; σ has seen one more mid
-    # change (over the ~1 s between the runs, with a 30-s half-life), so it is close
-    assert warm[1:] == (a, k)
+    # the first quote of the warm run: the saved A and k exactly (quotes record the bid
+    # side's); σ may have seen a grid return or two more, so it is close
+    assert warm[1:] == (bid_a, bid_k)
     assert warm[0] == pytest.approx(sigma, rel=0.1)
     assert cold == (SIGMA_DEFAULT, A_DEFAULT, K_DEFAULT)

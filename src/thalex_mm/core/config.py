@@ -51,6 +51,7 @@ class QuoterConfig:
     """
 
     max_data_age_ms: float = 2000.0  # no quotes on book/ticker data older than this
+    requote_interval_ms: float = 0.0  # > 0: the ladder is recomputed only on this time grid
     fair_source: str = "mark"  # "mark" (the ticker's mark, else the mid) or "mid" (others')
     input_band: float = 0.05  # estimator inputs further than this fraction from the mark: refused
     sigma_interval_s: float = 1.0  # σ from the fair price sampled on this grid
@@ -78,6 +79,7 @@ class QuoterConfig:
 
     def __post_init__(self) -> None:
         _positive("quoter.max_data_age_ms", self.max_data_age_ms)
+        _non_negative("quoter.requote_interval_ms", self.requote_interval_ms)
         if self.fair_source not in ("mark", "mid"):
             raise ValueError(f"quoter.fair_source must be mark or mid, got {self.fair_source!r}")
         _fraction("quoter.input_band", self.input_band)

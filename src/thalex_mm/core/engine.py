@@ -370,7 +370,7 @@ class Engine(ReplyHandlers):
         if stale is not None:
             self._pull(inst, now, actions, decisions, stale)
             return
-        result = inst.quoter.desired(position.lots, inst.market, permit)
+        result = inst.quoter.desired(position.lots, inst.market, permit, now)
         if isinstance(result, NoQuote):
             self._pull(inst, now, actions, decisions, result.reason)
             return

@@ -58,7 +58,11 @@ Limits = tuple[int, int]  # (min lots, max lots) of one order
 class Quoter:
     __slots__ = (
         "_candle_shift",
+        "_cap_at_touch",
+        "_held",
+        "_held_step",
         "_inputs_version",
+        "_interval_ns",
         "_key",
         "_key_position",
         "_key_version",
@@ -98,6 +102,10 @@ class Quoter:
         self.limits: Limits = (spec.min_lots, max(spec.min_lots, max_order_lots))
         self.cfg = cfg
         self.engine = QuoteEngine(params, spec)
+        self._cap_at_touch = params.cap_at_touch
+        self._interval_ns = int(cfg.requote_interval_ms * 1_000_000)
+        self._held_step = -1
+        self._held: tuple[Ladder, Ladder] | NoQuote = NoQuote("not computed yet")
         self.volatility = GridVolatility(
             cfg.sigma_interval_s,
             cfg.sigma_halflife_s,
@@ -394,10 +402,19 @@ class Quoter:
         return self._result
 
     def desired(
-        self, position_lots: int, market: MarketState, permit: RiskPermit
+        self, position_lots: int, market: MarketState, permit: RiskPermit, now_ns: int = 0
     ) -> tuple[Ladder, Ladder] | NoQuote:
-        """The model's ladder shaped by the risk permit, ready for the order manager."""
-        result = self.model_ladder(position_lots)
+        """The model's ladder shaped by the risk permit, ready for the order manager. With
+        ``quoter.requote_interval_ms`` the model's ladder is recomputed only once per step of
+        that grid (the first call in a step); shaping by the permit still runs every time."""
+        if self._interval_ns:
+            step = now_ns // self._interval_ns
+            if step != self._held_step:
+                self._held_step = step
+                self._held = self.model_ladder(position_lots)
+            result = self._held
+        else:
+            result = self.model_ladder(position_lots)
         if isinstance(result, NoQuote):
             return result
         bids, asks = result
@@ -433,6 +450,13 @@ class Quoter:
                 lots = min(permit.take_profit_lots, permit.buy_room)
                 bids = _with_front(bids, price, lots, sell=False)
                 bids = _shape(bids, True, permit.buy_room, 1.0, self.limits)
+        if self._cap_at_touch:  # never better than the market's best (the reference quoter)
+            if bids and market.bid_lots > 0 and bids[0][0] > market.bid_ticks:
+                shift = bids[0][0] - market.bid_ticks
+                bids = tuple(_new_level(Level, (p - shift, a)) for p, a in bids if p - shift > 0)
+            if asks and market.ask_lots > 0 and asks[0][0] < market.ask_ticks:
+                shift = market.ask_ticks - asks[0][0]
+                asks = tuple(_new_level(Level, (p + shift, a)) for p, a in asks)
         # post-only: keep behind the opposite best, or the venue reprices and we chase it
         if bids and bids[0][0] >= market.ask_ticks:
             shift = bids[0][0] - market.ask_ticks + 1

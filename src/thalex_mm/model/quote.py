@@ -19,6 +19,9 @@ Models, per side s with that side's (A_s, k_s) (bids are filled by sell takers):
   c1 = (1/γ)·ln(1 + γ/k) and ω = sqrt(σ²γ/(2kA)·(1 + γ/k)^(1 + k/γ)) (Guéant 2017).
 * ``avellaneda_stoikov``: r = s − q·γ·σ²·τ, half spread ½γσ²τ + (1/γ)·ln(1 + γ/k_s) + f
   around r, with τ = ``horizon_s`` used as a rolling horizon.
+* ``linear``: a fixed quoter (hftbacktest's reference example): each side
+  ``half_spread_ticks`` from the mid, both moved down ``skew_ticks_per_lot`` per whole model
+  lot held; no σ, A or k (fee and signals still apply).
 
 The fee shifts every distance out by exactly f: a fill at δ earns δ − f, so the optimal
 distance for A·e^(−kδ) fills is f + (the fee-free optimum). Signals shift the centre
@@ -49,16 +52,20 @@ __all__ = [
 ]
 
 _INF = math.inf
-_MODELS = ("glft", "avellaneda_stoikov")
+_MODELS = ("glft", "avellaneda_stoikov", "linear")
 
 
 @dataclass(frozen=True, slots=True)
 class QuoteParams:
-    model: Literal["glft", "avellaneda_stoikov"] = "glft"
+    model: Literal["glft", "avellaneda_stoikov", "linear"] = "glft"
     gamma_usd: float = 1.0  # risk aversion per unit of the quote currency (1/USD)
     lot_size: float | None = None  # contracts per model lot q; None: one ladder level
     horizon_s: float = 60.0  # A–S (T - t) used as a rolling horizon, seconds
     ladder: LadderParams = field(default_factory=LadderParams)
+    # "linear" (a fixed quoter, e.g. hftbacktest's reference): half spread and skew in ticks
+    half_spread_ticks: float = 5.0  # distance of each side from the mid, ticks
+    skew_ticks_per_lot: float = 1.0  # both sides move down this much per model lot held
+    cap_at_touch: bool = False  # never quote better than the market's best bid / ask
 
     def __post_init__(self) -> None:
         self.validate()
@@ -77,6 +84,14 @@ class QuoteParams:
             raise ValueError(f"horizon_s must be a positive finite number, got {self.horizon_s!r}")
         if not isinstance(self.ladder, LadderParams):
             raise ValueError(f"ladder must be a LadderParams, got {type(self.ladder).__name__}")
+        if isinstance(self.half_spread_ticks, bool) or not (0.0 <= self.half_spread_ticks < _INF):
+            raise ValueError(
+                f"half_spread_ticks must be a finite number >= 0, got {self.half_spread_ticks!r}"
+            )
+        if isinstance(self.skew_ticks_per_lot, bool) or not (0.0 <= self.skew_ticks_per_lot < _INF):
+            raise ValueError(
+                f"skew_ticks_per_lot must be a finite number >= 0, got {self.skew_ticks_per_lot!r}"
+            )
 
     def model_lot(self, spec: InstrumentSpec) -> float:
         """Contracts per model lot: ``lot_size``, or one ladder level of ``spec``."""
@@ -174,6 +189,7 @@ class QuoteEngine:
         "_gamma",
         "_glft",
         "_inv_lot",
+        "_linear",
         "_ladder",
         "_tau",
         "lot_size",
@@ -188,6 +204,7 @@ class QuoteEngine:
         self.lot_size = params.model_lot(spec)
         self._ladder = PreparedLadder(params.ladder, spec, self.lot_size / spec.amount_step)
         self._glft = params.model == "glft"
+        self._linear = params.model == "linear"
         self._gamma = params.gamma_per_lot(spec)
         self._inv_lot = 1.0 / self.lot_size
         self._tau = params.horizon_s
@@ -213,6 +230,18 @@ class QuoteEngine:
             return NoQuote(f"model coefficients: {exc}")
         out = inputs.fee + inputs.widen
         shift = inputs.shift
+        if self._linear:  # whole lots, fixed distances in ticks: no σ, A, k
+            tick = self.spec.tick_size
+            q = float(round(q))
+            step = self.params.skew_ticks_per_lot * tick
+            half = self.params.half_spread_ticks * tick
+            bid_d = out + half + q * step - shift
+            ask_d = out + half - q * step + shift
+            r = mid - q * step + shift
+            bids, asks = self._ladder.build(mid, bid_d, ask_d, q, step, step)
+            if not bids and not asks:
+                return NoQuote("every ladder level was dropped (size, max distance or price <= 0)")
+            return QuoteDecision(r, bid_d, ask_d, bids, asks, step, step)
         if self._glft:
             bid_step = sigma * math.sqrt(bid.factor)
             ask_step = sigma * math.sqrt(ask.factor)
