@@ -370,7 +370,13 @@ class Engine(ReplyHandlers):
         if stale is not None:
             self._pull(inst, now, actions, decisions, stale)
             return
-        result = inst.quoter.desired(position.lots, inst.market, permit, now)
+        quoter = inst.quoter
+        if quoter.interval_ns:  # a fixed requote grid: orders change once per step at most
+            step = now // quoter.interval_ns
+            if step == quoter.step:
+                return
+            quoter.step = step
+        result = quoter.desired(position.lots, inst.market, permit)
         if isinstance(result, NoQuote):
             self._pull(inst, now, actions, decisions, result.reason)
             return

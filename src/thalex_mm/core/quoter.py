@@ -59,10 +59,7 @@ class Quoter:
     __slots__ = (
         "_candle_shift",
         "_cap_at_touch",
-        "_held",
-        "_held_step",
         "_inputs_version",
-        "_interval_ns",
         "_key",
         "_key_position",
         "_key_version",
@@ -78,6 +75,7 @@ class Quoter:
         "fee_rate",
         "inputs",
         "intensity",
+        "interval_ns",
         "last_decision",
         "last_mid",
         "last_rejection",
@@ -85,6 +83,7 @@ class Quoter:
         "rejected_inputs",
         "shift",
         "spec",
+        "step",
         "vamp",
         "volatility",
         "widen",
@@ -103,9 +102,8 @@ class Quoter:
         self.cfg = cfg
         self.engine = QuoteEngine(params, spec)
         self._cap_at_touch = params.cap_at_touch
-        self._interval_ns = int(cfg.requote_interval_ms * 1_000_000)
-        self._held_step = -1
-        self._held: tuple[Ladder, Ladder] | NoQuote = NoQuote("not computed yet")
+        self.interval_ns = int(cfg.requote_interval_ms * 1_000_000)  # 0: every cycle
+        self.step = -1  # the last step of that grid a cycle quoted in
         self.volatility = GridVolatility(
             cfg.sigma_interval_s,
             cfg.sigma_halflife_s,
@@ -368,9 +366,12 @@ class Quoter:
             return self._result
         sigma = self.volatility.sigma
         if sigma is None:
-            if self.cfg.sigma_default <= 0.0:
+            if self.cfg.sigma_default > 0.0:
+                sigma = self.cfg.sigma_default
+            elif self.engine.params.model == "linear":
+                sigma = 0.0  # the fixed quoter does not use σ
+            else:
                 return NoQuote("volatility estimator warming up")
-            sigma = self.cfg.sigma_default
         intensity = self.intensity
         if intensity is not None:
             A, k = intensity.params(BID)
@@ -402,19 +403,10 @@ class Quoter:
         return self._result
 
     def desired(
-        self, position_lots: int, market: MarketState, permit: RiskPermit, now_ns: int = 0
+        self, position_lots: int, market: MarketState, permit: RiskPermit
     ) -> tuple[Ladder, Ladder] | NoQuote:
-        """The model's ladder shaped by the risk permit, ready for the order manager. With
-        ``quoter.requote_interval_ms`` the model's ladder is recomputed only once per step of
-        that grid (the first call in a step); shaping by the permit still runs every time."""
-        if self._interval_ns:
-            step = now_ns // self._interval_ns
-            if step != self._held_step:
-                self._held_step = step
-                self._held = self.model_ladder(position_lots)
-            result = self._held
-        else:
-            result = self.model_ladder(position_lots)
+        """The model's ladder shaped by the risk permit, ready for the order manager."""
+        result = self.model_ladder(position_lots)
         if isinstance(result, NoQuote):
             return result
         bids, asks = result

@@ -1,0 +1,118 @@
+"""``thalex-mm backtest``: a config's first instrument, replayed on a recorded window.
+
+Builds the core's ``Engine`` from the same config ``thalex-mm run`` takes (its first
+instrument; the window fixes tick and lot), the simulated venue from the command line (queue
+model, latencies, fees), runs ``backtest.replay.Backtest`` and returns its summary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from thalex_mm.app.settings import AppConfig, load_config
+from thalex_mm.backtest.data import find_window
+from thalex_mm.backtest.replay import Backtest, Latency
+from thalex_mm.backtest.venue import QueueModel, SimulatedVenue
+from thalex_mm.core.config import EngineConfig, InstrumentConfig
+from thalex_mm.core.engine import Engine
+from thalex_mm.errors import UserError
+
+_MS = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestOptions:
+    data: str
+    config: Path | None = None
+    queue: str = "risk-averse"
+    latency_ms: tuple[float, float] = (0.0, 0.0)
+    latency_from_feed: bool = False
+    fees: tuple[float, float] | None = None  # maker, taker rates; None: the config's
+    partial_fills: bool = True
+    progress: bool = True
+
+
+def parse_pair(flag: str, text: str) -> tuple[float, float]:
+    """``A,B`` as two finite numbers; UserError naming the flag otherwise."""
+    parts = text.split(",")
+    try:
+        a, b = (float(p) for p in parts)
+    except ValueError:
+        raise UserError(f"{flag} takes two numbers separated by a comma, got {text!r}") from None
+    if not (math.isfinite(a) and math.isfinite(b)):
+        raise UserError(f"{flag} takes finite numbers, got {text!r}")
+    return a, b
+
+
+def _engine(cfg: AppConfig, window_spec: Any, fees: tuple[float, float] | None) -> Engine:
+    settings = cfg.instruments[0]
+    accounting = settings.accounting
+    if fees is not None:
+        accounting = dataclasses.replace(accounting, maker_fee_rate=fees[0], taker_fee_rate=fees[1])
+    try:
+        inst = InstrumentConfig(
+            window_spec, quote=settings.quote, quoter=settings.quoter, orders=settings.orders,
+            risk=settings.risk, accounting=accounting, quoting=settings.quoting,
+        )  # fmt: skip
+        return Engine(EngineConfig((inst,)))
+    except ValueError as exc:
+        raise UserError(f"instruments[0]: {exc}") from None
+
+
+def run_backtest(opts: BacktestOptions) -> dict[str, Any]:
+    """Run one backtest; UserError (one line) for any bad input."""
+    queue = QueueModel.parse(opts.queue)
+    entry, response = opts.latency_ms
+    if entry < 0 or response < 0:
+        raise UserError(f"--latency-ms must be >= 0, got {entry:g},{response:g}")
+    if opts.fees is not None and not all(-0.01 < f < 0.01 for f in opts.fees):
+        raise UserError(f"--fees are rates of notional within ±0.01, got {opts.fees}")
+    cfg = load_config(opts.config)
+    window = find_window(opts.data)
+    spec = window.spec(cfg.instruments[0].name)
+    engine = _engine(cfg, spec, opts.fees)
+    accounting = engine.instruments[spec.name].cfg.accounting
+    venue = SimulatedVenue(
+        spec, queue, accounting.maker_fee_rate, accounting.taker_fee_rate,
+        partial_fills=opts.partial_fills,
+    )  # fmt: skip
+    latency = Latency(int(entry * _MS), int(response * _MS), opts.latency_from_feed)
+    backtest = Backtest(engine, window, venue, latency, timer_ms=cfg.run.timer_interval_ms)
+    progress = _bar if opts.progress and sys.stderr.isatty() else None
+    result = backtest.run(progress)
+    if progress is not None:
+        sys.stderr.write("\n")
+    summary = result.summary()
+    summary["queue"] = opts.queue
+    summary["latency_ms"] = list(opts.latency_ms)
+    summary["fee_rates"] = [venue.maker_fee, venue.taker_fee]
+    return summary
+
+
+def _bar(fraction: float) -> None:
+    width = 40
+    done = int(fraction * width)
+    sys.stderr.write(f"\rbacktest [{'#' * done}{'.' * (width - done)}] {fraction:6.1%}")
+    sys.stderr.flush()
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    edge = s["edge_per_unit"]
+    lines = [
+        f"backtest summary: {s['window']} as {s['instrument']}, {s['simulated_s']:.0f} s of "
+        f"market in {s['wall_s']:.1f} s ({s['events_per_s']:,} events/s)",
+        f"  fills     {s['fills']} fills, volume {s['volume']:g} (notional {s['notional']:,.2f})",
+        f"  pnl       total {s['pnl']:+.4f} = edge at fill {s['edge_at_fill']:+.4f} + inventory "
+        f"{s['inventory_pnl']:+.4f} - fees {s['fees']:.4f} "
+        f"(before fees {s['pnl_before_fees']:+.4f})",
+        f"  edge      {'n/a' if edge is None else f'{edge:+.2f}'} per unit against the book's mid",
+        f"  position  final {s['final_position']:+g}, max inventory {s['max_inventory']:g}",
+        f"  venue     queue {s['queue']}, latency {s['latency_ms'][0]:g}/{s['latency_ms'][1]:g} ms,"
+        f" fees maker {s['fee_rates'][0]:g} taker {s['fee_rates'][1]:g}",
+    ]
+    return "\n".join(lines)
