@@ -14,6 +14,7 @@ fills reach it ``response`` later. No wall clock, no sockets: deterministic.
 from __future__ import annotations
 
 import heapq
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
