@@ -86,18 +86,22 @@ class BacktestResult:
 
 @dataclass(slots=True)
 class _Depth:
-    """The window's depth table as arrays, cut into messages (one update-id range each)."""
+    """The window's depth table, cut into messages (one update-id range each): per-message
+    numpy arrays for the ordering, per-row Python lists for the replay loop (indexing a
+    list is several times cheaper than a numpy scalar)."""
 
-    exch_ns: np.ndarray
-    local_ns: np.ndarray
-    first: np.ndarray
-    final: np.ndarray
-    prev: np.ndarray
-    snapshot: np.ndarray
-    bid: np.ndarray  # bool per row
-    ticks: np.ndarray
-    qty: np.ndarray
-    starts: np.ndarray  # row index where each message starts (plus len at the end)
+    msg_exch_ns: np.ndarray
+    msg_local_ns: list[int]
+    first: list[int]
+    final: list[int]
+    prev: list[int]
+    snapshot: list[bool]
+    starts: list[int]  # row index where each message starts (plus len at the end)
+    bid: list[bool]  # per row
+    ticks: list[int]
+    qty: list[float]
+    lots: list[int]  # qty in the spec's lots, rounded
+    rows: int
 
 
 def _load_depth(window: Window, spec: InstrumentSpec) -> _Depth:
@@ -106,18 +110,26 @@ def _load_depth(window: Window, spec: InstrumentSpec) -> _Depth:
     n = final.size
     cut = np.flatnonzero(np.diff(final) != 0) + 1
     starts = np.concatenate(([0], cut, [n])).astype(np.int64)
-    side = cols["side"]
+    head = starts[:-1]
+    qty = cols["qty"].astype(np.float64)
+
+    def ids(name: str) -> list[int]:
+        values = np.nan_to_num(cols[name].astype(np.float64), nan=-1)[head]
+        return values.astype(np.int64).tolist()  # type: ignore[no-any-return]
+
     return _Depth(
-        cols["exch_ts_ms"].astype(np.int64) * _MS,
-        cols["local_ts_ns"].astype(np.int64),
-        np.nan_to_num(cols["first_update_id"].astype(np.float64), nan=-1).astype(np.int64),
-        final,
-        np.nan_to_num(cols["prev_final_update_id"].astype(np.float64), nan=-1).astype(np.int64),
-        cols["is_snapshot"].astype(np.int64) == 1,
-        side == "bid",
-        np.rint(cols["price"].astype(np.float64) / spec.tick_size).astype(np.int64),
-        cols["qty"].astype(np.float64),
-        starts,
+        (cols["exch_ts_ms"].astype(np.int64) * _MS)[head],
+        cols["local_ts_ns"].astype(np.int64)[head].tolist(),
+        ids("first_update_id"),
+        final[head].tolist(),
+        ids("prev_final_update_id"),
+        (cols["is_snapshot"].astype(np.int64)[head] == 1).tolist(),
+        starts.tolist(),
+        (cols["side"] == "bid").tolist(),
+        np.rint(cols["price"].astype(np.float64) / spec.tick_size).astype(np.int64).tolist(),
+        qty.tolist(),
+        np.rint(qty / spec.amount_step).astype(np.int64).tolist(),
+        int(n),
     )
 
 
@@ -194,98 +206,103 @@ class Backtest:
         spec = self.spec
         depth = _load_depth(self.window, spec)
         trades = read_table(self.window, "trades")
-        t_exch = trades["exch_ts_ms"].astype(np.int64) * _MS
-        t_local = trades["local_ts_ns"].astype(np.int64)
-        t_ticks = np.rint(trades["price"].astype(np.float64) / spec.tick_size).astype(np.int64)
-        t_qty = trades["qty"].astype(np.float64)
-        t_buy = trades["aggressor_side"] == "buy"
-        rows = int(depth.qty.size + t_qty.size)
+        t_exch_np = trades["exch_ts_ms"].astype(np.int64) * _MS
+        t_exch = t_exch_np.tolist()
+        t_local = trades["local_ts_ns"].astype(np.int64).tolist()
+        t_ticks = np.rint(trades["price"].astype(np.float64) / spec.tick_size)
+        t_ticks_l = t_ticks.astype(np.int64).tolist()
+        t_qty_np = trades["qty"].astype(np.float64)
+        t_qty = t_qty_np.tolist()
+        t_lots = np.rint(t_qty_np / spec.amount_step).astype(np.int64).tolist()
+        t_buy = (trades["aggressor_side"] == "buy").tolist()
+        rows = depth.rows + len(t_qty)
         phases["load"] = time.perf_counter() - started
-        n_msgs = depth.starts.size - 1
-        msg_exch = depth.exch_ns[depth.starts[:-1]]
-        # one merged order: (exchange time, trades before the depth message of the same ms)
-        kinds = np.concatenate((np.ones(n_msgs, np.int8), np.zeros(t_qty.size, np.int8)))
-        times = np.concatenate((msg_exch, t_exch))
-        index = np.concatenate((np.arange(n_msgs), np.arange(t_qty.size)))
-        order = np.lexsort((kinds, times))
+        n_msgs = len(depth.final)
+        # one merged order: by exchange time, a trade before the depth message of its ms
+        kinds_np = np.concatenate((np.ones(n_msgs, np.int8), np.zeros(len(t_qty), np.int8)))
+        times_np = np.concatenate((depth.msg_exch_ns, t_exch_np))
+        index_np = np.concatenate((np.arange(n_msgs), np.arange(len(t_qty))))
+        order = np.lexsort((kinds_np, times_np))
+        kinds = kinds_np[order].tolist()
+        times = times_np[order].tolist()
+        index = index_np[order].tolist()
         feed_offset = 0
-        if self.latency.from_feed:
-            offsets = np.concatenate((depth.local_ns - depth.exch_ns, t_local - t_exch))
-            feed_offset = int(offsets.min())
+        msg_exch = depth.msg_exch_ns.tolist()
+        if self.latency.from_feed and times:
+            offsets = [loc - ex for loc, ex in zip(depth.msg_local_ns, msg_exch, strict=True)]
+            offsets += [loc - ex for loc, ex in zip(t_local, t_exch, strict=True)]
+            feed_offset = min(offsets)
+        from_feed = self.latency.from_feed
         venue = self.venue
-        bids, asks = venue.bids, venue.asks
+        response = self.latency.response_ns
+        push = self._push
+        drain = self._drain
+        name = self.name
         last_update = -1
         started_book = False
-        next_timer = -1
-        end_ns = int(times.max()) if times.size else 0
-        first_ns = int(times.min()) if times.size else 0
-        total = len(order)
+        next_timer = times[0] if times else 0
+        end_ns = max(times) if times else 0
+        first_ns = times[0] if times else 0
+        total = len(times)
         core_t = 0.0
-        for n, i in enumerate(order.tolist()):
-            now = int(times[i])
-            if next_timer < 0:
-                next_timer = now
-            t0 = time.perf_counter()
-            while next_timer <= now:
-                self._drain(next_timer)
-                if started_book:
-                    mid = venue.mid()
-                    if not math.isnan(mid):
-                        self._push(next_timer, ev.Ticker(next_timer, self.name, mid, mid))
-                self._push(next_timer, ev.Timer(next_timer))
-                self._drain(next_timer)
-                next_timer += self.timer_ns
-            self._drain(now)
-            core_t += time.perf_counter() - t0
-            j = index[i]
-            if kinds[i] == 1:  # a depth message
-                a, b = int(depth.starts[j]), int(depth.starts[j + 1])
-                if depth.snapshot[a]:
-                    bids.clear()
-                    asks.clear()
-                    last_update = int(depth.final[a])
+        perf = time.perf_counter
+        queue = self._queue
+        for n in range(total):
+            now = times[n]
+            j = index[n]
+            if next_timer <= now or (queue and queue[0][0] <= now):
+                t0 = perf()
+                while next_timer <= now:
+                    drain(next_timer)
+                    if started_book:
+                        mid = venue.mid()
+                        if not math.isnan(mid):
+                            push(next_timer, ev.Ticker(next_timer, name, mid, mid))
+                    push(next_timer, ev.Timer(next_timer))
+                    drain(next_timer)
+                    next_timer += self.timer_ns
+                drain(now)
+                core_t += perf() - t0
+            if kinds[n] == 1:  # a depth message
+                if depth.snapshot[j]:
+                    venue.clear_book()
+                    last_update = depth.final[j]
                     started_book = True
-                    changes = self._apply_levels(depth, a, b)
-                    feed_ns = depth.local_ns[a] - depth.exch_ns[a] - feed_offset
-                    self._view(now, feed_ns, changes, snapshot=True)
+                    feed_ns = depth.msg_local_ns[j] - msg_exch[j] - feed_offset if from_feed else 0
+                    self._apply_levels(depth, j, now + feed_ns, snapshot=True)
                     continue
                 if not started_book:
                     continue
-                u, first, prev = int(depth.final[a]), int(depth.first[a]), int(depth.prev[a])
+                u, first, prev = depth.final[j], depth.first[j], depth.prev[j]
                 if u < last_update:
                     continue  # older than the snapshot
-                if last_update >= 0 and prev != last_update and not (first <= last_update <= u):
+                if prev != last_update and not (first <= last_update <= u):
                     raise UserError(
                         f"{self.window.name}: gap in depth update ids at "
                         f"{u} (previous {last_update}, this one follows {prev})"
                     )
                 last_update = u
-                changes = self._apply_levels(depth, a, b)
-                fills = venue.on_book_through(now)
-                for f in fills:
-                    self._push(now + self.latency.response_ns, f)
-                feed_ns = (
-                    depth.local_ns[a] - depth.exch_ns[a] - feed_offset
-                    if self.latency.from_feed
-                    else 0
-                )
-                self._view(now, feed_ns, changes, snapshot=False)
+                feed_ns = depth.msg_local_ns[j] - msg_exch[j] - feed_offset if from_feed else 0
+                self._apply_levels(depth, j, now + feed_ns, snapshot=False)
+                if venue.orders:
+                    for f in venue.on_book_through(now):
+                        push(now + response, f)
             else:  # a trade
                 if not started_book:
                     continue
                 side = Side.BUY if t_buy[j] else Side.SELL
-                price = int(t_ticks[j])
-                for f in venue.on_trade(side, price, float(t_qty[j]), now):
-                    self._push(now + self.latency.response_ns, f)
-                feed_ns = int(t_local[j] - t_exch[j] - feed_offset) if self.latency.from_feed else 0
-                lots = spec.amount_to_lots_floor(float(t_qty[j]) + 0.5 * spec.amount_step)
-                self._push(now + feed_ns, ev.PublicTrade(now, self.name, price, lots, side, now))
+                price = t_ticks_l[j]
+                if venue.orders:
+                    for f in venue.on_trade(side, price, t_qty[j], now):
+                        push(now + response, f)
+                feed_ns = t_local[j] - t_exch[j] - feed_offset if from_feed else 0
+                push(now + feed_ns, ev.PublicTrade(now, name, price, t_lots[j], side, now))
             if progress is not None and n % 20_000 == 0:
                 progress(n / total)
-        t0 = time.perf_counter()
-        self._drain(end_ns + 10 * _NS)
-        core_t += time.perf_counter() - t0
-        wall = time.perf_counter() - started
+        t0 = perf()
+        drain(end_ns + 10 * _NS)
+        core_t += perf() - t0
+        wall = perf() - started
         phases["core"] = core_t
         phases["book"] = wall - phases["load"] - core_t
         if progress is not None:
@@ -295,36 +312,21 @@ class Backtest:
             venue.mid(), phases, self.decisions,
         )  # fmt: skip
 
-    def _apply_levels(self, depth: _Depth, a: int, b: int) -> list[tuple[bool, int, float]]:
-        venue = self.venue
-        bids, asks = venue.bids, venue.asks
-        changes: list[tuple[bool, int, float]] = []
-        is_bid = depth.bid
-        ticks = depth.ticks
-        qty = depth.qty
-        for r in range(a, b):
-            book = bids if is_bid[r] else asks
-            price = int(ticks[r])
-            q = float(qty[r])
-            old = book.get(price, 0.0)
-            if q > 0.0:
-                book[price] = q
+    def _apply_levels(self, depth: _Depth, j: int, due: int, *, snapshot: bool) -> None:
+        """Apply message ``j`` to the venue's book and queue the core's view of it."""
+        set_level = self.venue.set_level
+        is_bid, ticks, qty, lots = depth.bid, depth.ticks, depth.qty, depth.lots
+        bids: list[tuple[int, int]] = []
+        asks: list[tuple[int, int]] = []
+        for r in range(depth.starts[j], depth.starts[j + 1]):
+            price = ticks[r]
+            if is_bid[r]:
+                set_level(True, price, qty[r])
+                bids.append((price, lots[r]))
             else:
-                book.pop(price, None)
-            if q < old:
-                venue.level_changed(Side.BUY if is_bid[r] else Side.SELL, price, old, q)
-            changes.append((bool(is_bid[r]), price, q))
-        return changes
-
-    def _view(
-        self, now: int, feed_ns: int, changes: list[tuple[bool, int, float]], *, snapshot: bool
-    ) -> None:
-        spec = self.spec
-        half = 0.5 * spec.amount_step
-        lots = spec.amount_to_lots_floor
-        bids = tuple((p, lots(q + half)) for is_bid, p, q in changes if is_bid)
-        asks = tuple((p, lots(q + half)) for is_bid, p, q in changes if not is_bid)
-        self._push(now + max(feed_ns, 0), ev.BookUpdate(now, self.name, bids, asks, snapshot))
+                set_level(False, price, qty[r])
+                asks.append((price, lots[r]))
+        self._push(due, ev.BookUpdate(due, self.name, tuple(bids), tuple(asks), snapshot))
 
 
 def _stamped(event: Any, now: int) -> ev.Event:

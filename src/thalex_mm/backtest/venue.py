@@ -111,13 +111,50 @@ class SimulatedVenue:
     max_position: float = 0.0
     _next_id: int = 0
     _trade_id: int = 0
+    _best_bid: int | None = None  # kept as levels change; rescanned when the best empties
+    _best_ask: int | None = None
 
     # --- the book --------------------------------------------------------------------------
     def best_bid(self) -> int | None:
-        return max(self.bids) if self.bids else None
+        return self._best_bid
 
     def best_ask(self) -> int | None:
-        return min(self.asks) if self.asks else None
+        return self._best_ask
+
+    def clear_book(self) -> None:
+        self.bids.clear()
+        self.asks.clear()
+        self._best_bid = self._best_ask = None
+
+    def set_level(self, bid: bool, price: int, qty: float) -> float:
+        """Set one recorded level (0 removes it); returns its previous quantity."""
+        if bid:
+            old = self.bids.get(price, 0.0)
+            best = self._best_bid
+            if qty > 0.0:
+                self.bids[price] = qty
+                if best is None or price > best:
+                    self._best_bid = price
+            elif old:
+                del self.bids[price]
+                if price == best:
+                    self._best_bid = max(self.bids) if self.bids else None
+            if qty < old:
+                self.level_changed(Side.BUY, price, old, qty)
+        else:
+            old = self.asks.get(price, 0.0)
+            best = self._best_ask
+            if qty > 0.0:
+                self.asks[price] = qty
+                if best is None or price < best:
+                    self._best_ask = price
+            elif old:
+                del self.asks[price]
+                if price == best:
+                    self._best_ask = min(self.asks) if self.asks else None
+            if qty < old:
+                self.level_changed(Side.SELL, price, old, qty)
+        return old
 
     def mid(self) -> float:
         bid, ask = self.best_bid(), self.best_ask()
@@ -127,7 +164,7 @@ class SimulatedVenue:
 
     def level_changed(self, side: Side, price: int, old: float, new: float) -> None:
         """A recorded level moved from ``old`` to ``new``: queues there may shorten."""
-        if new >= old:
+        if new >= old or not self.orders:
             return
         for o in self.orders.values():
             if o.side is side and o.price == price and o.live:

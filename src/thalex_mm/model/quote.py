@@ -21,7 +21,8 @@ Models, per side s with that side's (A_s, k_s) (bids are filled by sell takers):
   around r, with τ = ``horizon_s`` used as a rolling horizon.
 * ``linear``: a fixed quoter (hftbacktest's reference example): each side
   ``half_spread_ticks`` from the mid, both moved down ``skew_ticks_per_lot`` per whole model
-  lot held; no σ, A or k (fee and signals still apply).
+  lot held; no σ, A, k or fee term (its distances are what the config says; the signals
+  still apply).
 
 The fee shifts every distance out by exactly f: a fill at δ earns δ − f, so the optimal
 distance for A·e^(−kδ) fills is f + (the fee-free optimum). Signals shift the centre
@@ -235,6 +236,7 @@ class QuoteEngine:
             q = float(round(q))
             step = self.params.skew_ticks_per_lot * tick
             half = self.params.half_spread_ticks * tick
+            out = inputs.widen  # fixed distances: the fee does not move them
             bid_d = out + half + q * step - shift
             ask_d = out + half - q * step + shift
             r = mid - q * step + shift
