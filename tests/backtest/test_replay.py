@@ -13,7 +13,7 @@ import pytest
 
 from thalex_mm.app.backtest_run import BacktestOptions, run_backtest
 from thalex_mm.backtest import data
-from thalex_mm.backtest.data import DATA_DIR, find_window
+from thalex_mm.backtest.data import DATA_DIR, convert, find_window
 from thalex_mm.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,6 +76,18 @@ def test_the_reference_quoter_fills_on_sweeps_that_reach_it(tmp_path: Path) -> N
     total = summary["edge_at_fill"] + summary["inventory_pnl"] - summary["fees"]
     assert summary["pnl"] == pytest.approx(total, abs=1e-6)
     assert summary["fees"] < 0
+
+
+def test_the_native_format_replays_the_same(tmp_path: Path) -> None:
+    prefix = _small_window(tmp_path)
+    written = convert(find_window(prefix), tmp_path / "native")
+    assert [p.suffix for p in written] == [".parquet", ".parquet"]
+    native = find_window(str(tmp_path / "native" / Path(prefix).name))
+    assert native.suffix == ".parquet"
+    opts = {"latency_ms": (10.0, 10.0), "partial_fills": False, "progress": False}
+    a = run_backtest(BacktestOptions(prefix, REFERENCE, **opts))  # type: ignore[arg-type]
+    b = run_backtest(BacktestOptions(str(native.prefix), REFERENCE, **opts))  # type: ignore[arg-type]
+    assert (a["fills"], a["pnl"]) == (b["fills"], b["pnl"])
 
 
 def test_a_gap_in_update_ids_is_one_line(tmp_path: Path) -> None:

@@ -23,6 +23,8 @@ from thalex_mm.domain import InstrumentKind, InstrumentSpec
 from thalex_mm.errors import UserError
 from thalex_mm.exchange.market.replay import DATA_DIR
 
+__all__ = ["DATA_DIR", "MARKETS", "Market", "Window", "convert", "find_window", "read_table"]
+
 TABLES = ("trades", "depth")
 COLUMNS = {
     "trades": ("local_ts_ns", "exch_ts_ms", "trade_id", "price", "qty", "aggressor_side"),

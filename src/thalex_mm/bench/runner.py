@@ -21,7 +21,7 @@ Metrics = dict[str, float | int | str]
 # Benchmark modules under thalex_mm.bench, in run order.
 BENCH_MODULES: tuple[str, ...] = (
     "quote", "decode", "core", "matching", "exchange", "journal", "sustained", "memory", "logs",
-    "tick_to_order", "economics",
+    "tick_to_order", "economics", "backtest",
 )  # fmt: skip
 
 
@@ -70,6 +70,7 @@ BUDGETS: dict[str, Budget] = {
     "econ_pnl_per_min": Budget(0.0, "USD/min", higher_is_better=True),
     "econ_pnl_vs_theory": Budget(0.7, "x theory", upper=1.3),
     "econ_informed_pnl_per_min": Budget(0.0, "USD/min", higher_is_better=True),
+    "backtest_events_per_s": Budget(1_000_000, "events/s", higher_is_better=True),
 }
 
 # Units for metrics without a budget, by name suffix.

@@ -34,6 +34,9 @@ def register(subparsers: Any) -> None:
                         help="fill an order whole once its turn in the queue comes")  # fmt: skip
     parser.add_argument("--summary-json", type=Path, metavar="FILE",
                         help="also write the summary as JSON")  # fmt: skip
+    parser.add_argument("--convert", type=Path, metavar="DIR",
+                        help="write the window in the native format (Parquet) to DIR "
+                        "and stop")  # fmt: skip
     parser.set_defaults(handler=_backtest)
 
 
@@ -46,6 +49,12 @@ def _backtest(args: argparse.Namespace) -> int:
     )
     from thalex_mm.errors import UserError  # noqa: PLC0415
 
+    if args.convert is not None:
+        from thalex_mm.backtest.data import convert, find_window  # noqa: PLC0415
+
+        for path in convert(find_window(args.data), args.convert):
+            print(f"wrote {path}")
+        return 0
     if args.summary_json is not None and not args.summary_json.parent.is_dir():
         raise UserError(f"--summary-json: folder {str(args.summary_json.parent)!r} does not exist")
     opts = BacktestOptions(
