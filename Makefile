@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: run test lint pytest bench fmt clean help
+.PHONY: run test lint pytest bench fmt clean help hftbacktest-venv
 
 help:
 	@echo "make run    - run the main job (see README)"
@@ -40,4 +40,16 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix src tests
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(HBT_VENV) .mypy_cache .pytest_cache .ruff_cache
+
+# hftbacktest, the peer the backtester is checked against, in a venv of its own (it needs
+# numpy < 2.3); tests/backtest/test_vs_hftbacktest.py uses it when present.
+HBT_VENV := .venv-hftbacktest
+HBT_STAMP := $(HBT_VENV)/.installed-stamp
+
+$(HBT_STAMP):
+	$(PYTHON) -m venv $(HBT_VENV)
+	$(HBT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "hftbacktest==2.4.4" "numpy>=2.0,<2.3"
+	@touch $(HBT_STAMP)
+
+hftbacktest-venv: $(HBT_STAMP)
