@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from thalex_mm.app.markouts import FillQuality
 from thalex_mm.app.settings import AppConfig, load_config
 from thalex_mm.backtest.data import find_window
 from thalex_mm.backtest.replay import Backtest, Latency
@@ -82,12 +83,28 @@ def run_backtest(opts: BacktestOptions) -> dict[str, Any]:
         partial_fills=opts.partial_fills,
     )  # fmt: skip
     latency = Latency(int(entry * _MS), int(response * _MS), opts.latency_from_feed)
-    backtest = Backtest(engine, window, venue, latency, timer_ms=cfg.run.timer_interval_ms)
+    quality = FillQuality()
+    backtest = Backtest(
+        engine, window, venue, latency, timer_ms=cfg.run.timer_interval_ms, observer=quality
+    )
     progress = _bar if opts.progress and sys.stderr.isatty() else None
     result = backtest.run(progress)
     if progress is not None:
         sys.stderr.write("\n")
     summary = result.summary()
+    quality.advance(int(1e30))  # nothing is due after the end: fills left waiting stay out
+    volume = quality.volume
+    summary["edge_at_fill"] = round(quality.edge, 6)
+    summary["edge_per_unit"] = round(quality.edge / volume, 4) if volume else None
+    summary["inventory_pnl"] = round(summary["pnl"] + summary["fees"] - quality.edge, 6)
+    summary["markouts"] = {
+        f"{h.seconds}s": {
+            "per_unit": round(h.total / h.volume, 4) if h.volume else None,
+            "fills": h.fills,
+            "left_out": h.left_out,
+        }
+        for h in quality.horizons
+    }
     summary["queue"] = opts.queue
     summary["latency_ms"] = list(opts.latency_ms)
     summary["fee_rates"] = [venue.maker_fee, venue.taker_fee]
@@ -101,6 +118,14 @@ def _bar(fraction: float) -> None:
     sys.stderr.flush()
 
 
+def _markouts(markouts: dict[str, dict[str, Any]]) -> str:
+    parts = []
+    for horizon, m in markouts.items():
+        value = m["per_unit"]
+        parts.append(f"{horizon} {'n/a' if value is None else format(value, '+.2f')}")
+    return ", ".join(parts)
+
+
 def format_summary(s: dict[str, Any]) -> str:
     edge = s["edge_per_unit"]
     lines = [
@@ -110,7 +135,8 @@ def format_summary(s: dict[str, Any]) -> str:
         f"  pnl       total {s['pnl']:+.4f} = edge at fill {s['edge_at_fill']:+.4f} + inventory "
         f"{s['inventory_pnl']:+.4f} - fees {s['fees']:.4f} "
         f"(before fees {s['pnl_before_fees']:+.4f})",
-        f"  edge      {'n/a' if edge is None else f'{edge:+.2f}'} per unit against the book's mid",
+        f"  edge      {'n/a' if edge is None else f'{edge:+.2f}'} per unit against the book's mid"
+        " before the fill; markouts " + _markouts(s["markouts"]),
         f"  position  final {s['final_position']:+g}, max inventory {s['max_inventory']:g}",
         f"  venue     queue {s['queue']}, latency {s['latency_ms'][0]:g}/{s['latency_ms'][1]:g} ms,"
         f" fees maker {s['fee_rates'][0]:g} taker {s['fee_rates'][1]:g}",

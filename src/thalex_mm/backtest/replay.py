@@ -18,7 +18,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -32,6 +32,19 @@ from thalex_mm.errors import UserError
 
 _MS = 1_000_000
 _NS = 1_000_000_000
+
+
+class FillObserver(Protocol):
+    """Watches fair value and our fills (e.g. ``app.markouts.FillQuality``, for edge at
+    fill and markouts): the fair is the book's mid, before the message that fills us."""
+
+    def on_fair(self, now_ns: int, fair: float) -> None: ...
+
+    def on_fill(
+        self, now_ns: int, trade_id: str, side: int, price: float, amount: float
+    ) -> float: ...
+
+    def advance(self, now_ns: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +160,7 @@ class Backtest:
         on_decisions: Callable[[list[act.Decision]], None] | None = None,
         on_actions: Callable[[list[act.Action], int], None] | None = None,
         on_core_events: Callable[[ev.Event], None] | None = None,
+        observer: FillObserver | None = None,
     ) -> None:
         if len(engine.instruments) != 1:
             raise UserError("a backtest replays one instrument: configure exactly one")
@@ -160,6 +174,8 @@ class Backtest:
         self.on_decisions = on_decisions
         self.on_actions = on_actions
         self.on_core_events = on_core_events
+        self.observer = observer
+        self._observed = 0  # venue fills already shown to the observer
         self._queue: list[tuple[int, int, Any]] = []
         self._seq = 0
         self.decisions = 0
@@ -260,6 +276,8 @@ class Backtest:
                             push(next_timer, ev.Ticker(next_timer, name, mid, mid))
                     push(next_timer, ev.Timer(next_timer))
                     drain(next_timer)
+                    if self.observer is not None:
+                        self.observer.advance(next_timer)
                     next_timer += self.timer_ns
                 drain(now)
                 core_t += perf() - t0
@@ -287,6 +305,9 @@ class Backtest:
                 if venue.orders:
                     for f in venue.on_book_through(now):
                         push(now + response, f)
+                    self._observe(now)
+                if self.observer is not None:
+                    self.observer.on_fair(now, venue.mid())
             else:  # a trade
                 if not started_book:
                     continue
@@ -295,6 +316,7 @@ class Backtest:
                 if venue.orders:
                     for f in venue.on_trade(side, price, t_qty[j], now):
                         push(now + response, f)
+                    self._observe(now)
                 feed_ns = t_local[j] - t_exch[j] - feed_offset if from_feed else 0
                 push(now + feed_ns, ev.PublicTrade(now, name, price, t_lots[j], side, now))
             if progress is not None and n % 20_000 == 0:
@@ -311,6 +333,17 @@ class Backtest:
             self.name, self.window.name, rows, wall, (end_ns - first_ns) / _NS, venue,
             venue.mid(), phases, self.decisions,
         )  # fmt: skip
+
+    def _observe(self, now: int) -> None:
+        """Show the observer the venue's new fills (at the fair before this message)."""
+        observer = self.observer
+        fills = self.venue.fills
+        if observer is None or self._observed == len(fills):
+            return
+        for i in range(self._observed, len(fills)):
+            f = fills[i]
+            observer.on_fill(now, str(i), int(f.side), f.price, f.amount)
+        self._observed = len(fills)
 
     def _apply_levels(self, depth: _Depth, j: int, due: int, *, snapshot: bool) -> None:
         """Apply message ``j`` to the venue's book and queue the core's view of it."""
