@@ -14,6 +14,7 @@ from thalex_mm.app.backtest_run import BacktestOptions, run_backtest
 from thalex_mm.backtest import data
 from thalex_mm.backtest.data import convert, find_window
 from thalex_mm.errors import UserError
+from thalex_mm.journal.query import Reader
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "config" / "reference-quoter.toml"
@@ -114,3 +115,25 @@ def test_the_cli_reports_bad_input_in_one_line(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "--queue" in proc.stderr
+
+
+def test_a_journaled_backtest_reads_back_with_journal_summary(tmp_path: Path) -> None:
+    prefix = _small_window(tmp_path)
+    url = f"sqlite:///{tmp_path / 'journal.db'}"
+    summary = run_backtest(
+        BacktestOptions(prefix, REFERENCE, latency_ms=(10.0, 10.0), partial_fills=False,
+                        progress=False, journal=url)
+    )  # fmt: skip
+    with Reader(url) as r:
+        (venue,) = [row[0] for row in r.rows("SELECT venue FROM runs")]
+        fills = r.rows("SELECT side, price, amount, fair FROM fills")
+    assert venue == "backtest:test-usdm_BTCUSDT_x"
+    assert len(fills) == summary["fills"]
+    assert all(fair is not None for *_, fair in fills)
+    proc = subprocess.run(
+        [sys.executable, "-m", "thalex_mm", "journal", "summary", "--journal", url],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("BTCUSDT"))
+    assert row.split()[2] == str(summary["fills"])

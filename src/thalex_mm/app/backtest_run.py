@@ -36,6 +36,7 @@ class BacktestOptions:
     fees: tuple[float, float] | None = None  # maker, taker rates; None: the config's
     partial_fills: bool = True
     progress: bool = True
+    journal: str | None = None  # a journal URL: the run is recorded as a live run is
 
 
 def parse_pair(flag: str, text: str) -> tuple[float, float]:
@@ -84,11 +85,20 @@ def run_backtest(opts: BacktestOptions) -> dict[str, Any]:
     )  # fmt: skip
     latency = Latency(int(entry * _MS), int(response * _MS), opts.latency_from_feed)
     quality = FillQuality()
+    journal = _open_journal(opts.journal)
+    hooks: dict[str, Any] = {}
+    if journal is not None:
+        hooks = _journal_hooks(journal, cfg, engine, venue, window.name)
     backtest = Backtest(
-        engine, window, venue, latency, timer_ms=cfg.run.timer_interval_ms, observer=quality
-    )
+        engine, window, venue, latency, timer_ms=cfg.run.timer_interval_ms, observer=quality,
+        **hooks,
+    )  # fmt: skip
     progress = _bar if opts.progress and sys.stderr.isatty() else None
-    result = backtest.run(progress)
+    try:
+        result = backtest.run(progress)
+    finally:
+        if journal is not None:
+            journal.close("backtest done")
     if progress is not None:
         sys.stderr.write("\n")
     summary = result.summary()
@@ -109,6 +119,61 @@ def run_backtest(opts: BacktestOptions) -> dict[str, Any]:
     summary["latency_ms"] = list(opts.latency_ms)
     summary["fee_rates"] = [venue.maker_fee, venue.taker_fee]
     return summary
+
+
+def _open_journal(url: str | None) -> Any:
+    if url is None:
+        return None
+    from thalex_mm.journal import JournalError, open_journal  # noqa: PLC0415
+
+    try:
+        return open_journal(url, writer="thread")
+    except (JournalError, ValueError, OSError) as exc:
+        raise UserError(f"cannot open journal {url!r}: {exc}") from None
+
+
+def _journal_hooks(
+    journal: Any, cfg: AppConfig, engine: Engine, venue: SimulatedVenue, window: str
+) -> dict[str, Any]:
+    """What the runner journals, from the backtest's own hooks: the run (venue
+    ``backtest:<window>``), actions, decisions, order updates with their fills."""
+    from thalex_mm import __version__  # noqa: PLC0415
+    from thalex_mm.app.journaling import JournalBridge  # noqa: PLC0415
+    from thalex_mm.app.runner import STRATEGY  # noqa: PLC0415
+    from thalex_mm.app.settings import config_as_dict  # noqa: PLC0415
+    from thalex_mm.core import events as ev  # noqa: PLC0415
+
+    spec = venue.spec
+    quote = cfg.instruments[0].quote
+    bridge = JournalBridge(
+        journal, STRATEGY, {spec.name: spec}, {spec.name: (quote.model, quote.gamma_usd)}
+    )
+    fairs = {f"ST{i + 1:09d}": f.fair for i, f in enumerate(venue.fills)}
+
+    def fair_at(instrument: str, trade_id: str) -> float | None:
+        if trade_id not in fairs:
+            fairs.update({f"ST{i + 1:09d}": f.fair for i, f in enumerate(venue.fills)})
+        return fairs.get(trade_id)
+
+    bridge.fair_at = fair_at
+    position = engine.instruments[spec.name].position
+    started = [False]
+
+    def on_core_event(e: Any) -> None:
+        if not started[0]:
+            started[0] = True
+            journal.start_run(
+                version=__version__, config=config_as_dict(cfg), venue=f"backtest:{window}",
+                strategy=STRATEGY, ts_ns=e.now_ns,
+            )  # fmt: skip
+        if isinstance(e, ev.OrderUpdate):
+            bridge.order_update(e, position.lots)
+
+    return {
+        "on_actions": bridge.actions,
+        "on_decisions": bridge.decisions,
+        "on_core_events": on_core_event,
+    }
 
 
 def _bar(fraction: float) -> None:

@@ -196,9 +196,9 @@ class Backtest:
                 self._push(now + self.latency.response_ns, reply)
             return
         event = _stamped(item, now)
-        if self.on_core_events is not None:
-            self.on_core_events(event)
         out = self.core.handle(event)
+        if self.on_core_events is not None:
+            self.on_core_events(event)  # after the core: its position includes the event
         if out.actions:
             if self.on_actions is not None:
                 self.on_actions(out.actions, now)

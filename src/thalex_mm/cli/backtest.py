@@ -32,6 +32,9 @@ def register(subparsers: Any) -> None:
                         "default: the config's accounting rates")  # fmt: skip
     parser.add_argument("--no-partial-fills", action="store_true",
                         help="fill an order whole once its turn in the queue comes")  # fmt: skip
+    parser.add_argument("--journal", metavar="URL",
+                        help="record the run in a journal (sqlite:///..., postgresql://...), "
+                        "as a live run is recorded; thalex-mm journal reads it back")  # fmt: skip
     parser.add_argument("--summary-json", type=Path, metavar="FILE",
                         help="also write the summary as JSON")  # fmt: skip
     parser.add_argument("--convert", type=Path, metavar="DIR",
@@ -65,6 +68,7 @@ def _backtest(args: argparse.Namespace) -> int:
         latency_from_feed=args.latency_from_feed,
         fees=None if args.fees is None else parse_pair("--fees", args.fees),
         partial_fills=not args.no_partial_fills,
+        journal=args.journal,
     )
     summary = run_backtest(opts)
     print(format_summary(summary))
