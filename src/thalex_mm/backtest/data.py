@@ -2,10 +2,12 @@
 
 A window is three tables (see the shared data's README): trades, best bid/offer and L2 depth
 (a snapshot, then every diff), each ``<window>_<table>.csv.gz`` or, in the native columnar
-format that ``convert`` (and the recorder) write, ``<window>_<table>.parquet`` with the same
-columns. A window is named (``binance-usdm_BTCUSDT_2024-08-08_2354-2400``, looked up in the
-data folder) or given as a path prefix. Tables are read with pyarrow into numpy columns; a
-missing file or column is one ``UserError`` line.
+format that ``convert`` and the recorder write, ``<window>_<table>.parquet`` with the same
+columns (``.arrows``: the stream of a recording that was killed before it could finish; a
+recording also leaves ``<window>_meta.json`` with its tick and lot). A window is named
+(``binance-usdm_BTCUSDT_2024-08-08_2354-2400``, looked up in the data folder) or given as
+a path prefix. Tables are read with pyarrow into numpy columns; a missing file or column is
+one ``UserError`` line.
 
 Specs: tick, lot and contract size per venue and symbol (the coin-M windows trade contracts
 of 100 / 10 USD: their quantities are contracts, not coins).
@@ -13,6 +15,7 @@ of 100 / 10 USD: their quantities are contracts, not coins).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +77,18 @@ class Window:
         )
 
 
+def _market(prefix: Path) -> Market:
+    """The grid from ``<prefix>_meta.json`` (a recording says its own), else by name."""
+    meta = prefix.parent / f"{prefix.name}_meta.json"
+    if meta.is_file():
+        try:
+            data = json.loads(meta.read_text(encoding="utf-8"))
+            return Market(float(data["tick"]), float(data["lot"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UserError(f"{meta}: not a recording's meta file ({exc})") from None
+    return _market_of(prefix.name)
+
+
 def _market_of(name: str) -> Market:
     parts = name.split("_")
     for n in (3, 2):
@@ -91,11 +106,14 @@ def find_window(name_or_path: str, data_dir: Path | None = None) -> Window:
     for table_suffix in ("_trades.csv.gz", "_depth.csv.gz", "_trades.parquet", "_depth.parquet"):
         if candidate.name.endswith(table_suffix):
             candidate = candidate.with_name(candidate.name[: -len(table_suffix)])
+    for table_suffix in ("_trades.arrows", "_depth.arrows"):
+        if candidate.name.endswith(table_suffix):
+            candidate = candidate.with_name(candidate.name[: -len(table_suffix)])
     prefixes = [candidate] if candidate.parent != Path() else [base / candidate, candidate]
     for prefix in prefixes:
-        for suffix in (".parquet", ".csv.gz"):
+        for suffix in (".parquet", ".arrows", ".csv.gz"):
             if all((prefix.parent / f"{prefix.name}_{t}{suffix}").is_file() for t in TABLES):
-                return Window(prefix.name, prefix, suffix, _market_of(prefix.name))
+                return Window(prefix.name, prefix, suffix, _market(prefix))
     listed = sorted(
         p.name[: -len("_trades.csv.gz")] for p in base.glob("*_trades.csv.gz")
     ) if base.is_dir() else []  # fmt: skip
@@ -116,6 +134,10 @@ def read_table(window: Window, table: str) -> Columns:
             import pyarrow.parquet as pq  # noqa: PLC0415
 
             data = pq.read_table(path)
+        elif window.suffix == ".arrows":  # a recording that was not stopped cleanly
+            from thalex_mm.backtest.recording import read_stream  # noqa: PLC0415
+
+            data = read_stream(path)
         else:
             import pyarrow.csv as pcsv  # noqa: PLC0415
 
