@@ -109,7 +109,7 @@ def test_engine_validation_errors_come_back_as_error_replies() -> None:
     off_tick = h.call(session, "private/insert", order("buy", 70_000.5), id=1)
     assert off_tick["error"]["code"] == ErrorCode.PRICE_NOT_ALIGNED
     off_lot = h.call(session, "private/insert", order("buy", 70_000, 0.0105), id=2)
-    assert off_lot["error"]["code"] == ErrorCode.AMOUNT_NOT_ALIGNED
+    assert off_lot["error"]["code"] == ErrorCode.INVALID_AMOUNT
     unknown = h.call(session, "private/insert", order("buy", 1) | {"instrument_name": "X"}, id=3)
     assert unknown["error"]["code"] == ErrorCode.UNKNOWN_INSTRUMENT
     h.call(session, "private/insert", order("buy", 70_000, client_order_id=9), id=4)

@@ -50,7 +50,6 @@ from thalex_mm.exchange.engine.types import (
     Collar,
     DeleteReason,
     EngineError,
-    ErrorCode,
     FillInfo,
     MakerTaker,
     MassQuoteError,
@@ -68,6 +67,7 @@ from thalex_mm.exchange.engine.types import (
     TimeInForce,
     TradeRecord,
 )
+from thalex_mm.venue.thalex.codes import ErrorCode
 
 __all__ = [
     "AccountSummary",

@@ -21,7 +21,6 @@ from thalex_mm.exchange.engine.types import (
     ChangeReason,
     DeleteReason,
     EngineError,
-    ErrorCode,
     MassQuoteError,
     MassQuoteResult,
     MMProtectionReason,
@@ -32,6 +31,7 @@ from thalex_mm.exchange.engine.types import (
     TimeInForce,
 )
 from thalex_mm.exchange.engine.validation import below_minimum, parse_lots, parse_price
+from thalex_mm.venue.thalex.codes import ErrorCode
 
 MAX_QUOTES_PER_CALL = 100
 MAX_LEVELS_PER_SIDE = 10

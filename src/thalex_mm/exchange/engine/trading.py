@@ -11,7 +11,6 @@ from thalex_mm.exchange.engine.types import (
     Collar,
     DeleteReason,
     EngineError,
-    ErrorCode,
     OrderSnapshot,
     OrderType,
     SessionRef,
@@ -24,6 +23,7 @@ from thalex_mm.exchange.engine.validation import (
     parse_lots,
     parse_price,
 )
+from thalex_mm.venue.thalex.codes import ErrorCode
 
 
 def _fail(code: ErrorCode, message: str) -> Outcome[OrderSnapshot]:

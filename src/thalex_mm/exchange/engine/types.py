@@ -73,27 +73,6 @@ class MMProtectionReason(enum.StrEnum):
     SESSION_END = "session_end"
 
 
-class ErrorCode(enum.IntEnum):
-    """Thalex error codes (protocol.md §5.2) the engine can return."""
-
-    ORDER_NOT_FOUND = 1
-    DUPLICATE_ORDER_ID = 2
-    UNKNOWN_INSTRUMENT = 5
-    INVALID_REQUEST = 6
-    INVALID_PRICE = 13
-    INVALID_AMOUNT = 14
-    PRICE_NOT_ALIGNED = 15
-    UNKNOWN_PRODUCT = 17
-    INVALID_PROT_GROUP = 22
-    PROT_NOT_SET = 23
-    INVALID_TIME_IN_FORCE = 25
-    INSUFFICIENT_LIQUIDITY = 41
-    PRICE_COLLAR_BREACH = 43
-    QUOTE_EXCEEDS_PROT_GROUP_SIZE = 44
-    PERSISTENT_SESSION = 52
-    REDUCE_ONLY = 57
-
-
 class EngineError(msgspec.Struct, frozen=True):
     """A client mistake, returned (never raised) so the protocol layer can send `error`."""
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 from thalex_mm.domain import InstrumentSpec, Side
-from thalex_mm.exchange.engine.types import EngineError, ErrorCode
+from thalex_mm.exchange.engine.types import EngineError
+from thalex_mm.venue.thalex.codes import ErrorCode
 
 _DECIMALS = 8  # Thalex rounds prices and amounts to 8 decimals, then checks alignment (§4.3)
 

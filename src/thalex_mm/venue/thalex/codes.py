@@ -1,8 +1,9 @@
-"""Thalex JSON-RPC error codes.
+"""Thalex JSON-RPC error codes: the one list, for the client and the local exchange alike.
 
 Only 1 (order not found) and 4 (throttled) are confirmed by official examples; the others come
-from the third-party Rust SDK enum (see protocol.md §5.2). Clients should compare against these
-names, never against literal numbers.
+from the third-party Rust SDK enum (see protocol.md §5.2). Code 14 covers both an invalid
+quantity and one not aligned with the volume tick. Compare against these names, never
+against literal numbers.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class ErrorCode(enum.IntEnum):
     ALREADY_SUBSCRIBED = 8
     NOT_SUBSCRIBED = 9
     INVALID_PRICE = 13
-    AMOUNT_NOT_ALIGNED = 14
+    INVALID_AMOUNT = 14
     PRICE_NOT_ALIGNED = 15
     UNKNOWN_PRODUCT = 17
     AUTHENTICATION_FAILED = 19
@@ -35,3 +36,4 @@ class ErrorCode(enum.IntEnum):
     QUOTE_EXCEEDS_PROT_GROUP_SIZE = 44
     TOO_MANY_OPEN_ORDERS = 49
     PERSISTENT_SESSION = 52
+    REDUCE_ONLY = 57
