@@ -71,6 +71,7 @@ BUDGETS: dict[str, Budget] = {
     "econ_pnl_vs_theory": Budget(0.7, "x theory", upper=1.3),
     "econ_informed_pnl_per_min": Budget(0.0, "USD/min", higher_is_better=True),
     "backtest_events_per_s": Budget(1_000_000, "events/s", higher_is_better=True),
+    "backtest_vs_hftbacktest": Budget(0.25, "x hftbacktest", higher_is_better=True),
 }
 
 # Units for metrics without a budget, by name suffix.
