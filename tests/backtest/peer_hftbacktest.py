@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument("prefix")
     parser.add_argument("--queue", choices=("risk-averse", "power3"), default="risk-averse")
     parser.add_argument("--warm", action="store_true",
-                        help="run once first: the timed run excludes numba's compiling")  # fmt: skip
+                        help="run once first: numba compiles untimed")  # fmt: skip
     args = parser.parse_args()
     data = load_events(args.prefix)
     if args.warm:
