@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "paper_table",
     "bench",
     "journal",
+    "report",
     "exchange",
     "keygen",
 )
