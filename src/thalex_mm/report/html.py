@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
+from numpy.typing import NDArray
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
@@ -22,7 +23,7 @@ from thalex_mm import __version__
 from thalex_mm.report.load import F64, I64
 from thalex_mm.report.metrics import NS, RunReport, Stat, downsample
 
-MAX_POINTS = 2_000
+MAX_POINTS = 1_500
 SECTIONS = ("headline", "pnl", "markouts", "quoting", "inventory", "model", "latency")
 _CONFIG = {"displaylogo": False, "responsive": True}
 _TEMPLATE = "plotly_white"
@@ -71,8 +72,13 @@ def _time_axis(start_ns: int, stop_ns: int) -> tuple[float, str]:
     return 3600 * NS, "hours since start"
 
 
-def _x(ts: I64, start_ns: int, unit: float) -> F64:
-    return (ts - start_ns) / unit
+def _x(ts: I64, start_ns: int, unit: float) -> NDArray[np.float32]:
+    return _f32((ts - start_ns) / unit)
+
+
+def _f32(values: F64) -> NDArray[np.float32]:
+    """Plot data as float32: half the bytes, and ample precision for a chart."""
+    return np.asarray(values, dtype=np.float32)
 
 
 def _when(ns: int) -> str:
@@ -148,7 +154,7 @@ def _pnl(r: RunReport, i: int) -> str:
     if np.any(p.carried):
         series.append(("carried-in position", p.carried))
     for name, y in series:
-        fig.add_trace(go.Scatter(x=x, y=y[idx], name=name, mode="lines"))
+        fig.add_trace(go.Scatter(x=x, y=_f32(y[idx]), name=name, mode="lines"))
     fig.update_layout(title="PnL decomposition (USD)", xaxis_title=label, yaxis_title="USD")
     note = (
         '<p class="note">edge = Σ side·(fair − price)·amount at each fill; inventory = Σ '
@@ -241,7 +247,7 @@ def _inventory(r: RunReport, i: int) -> str:
             idx = downsample(r.pnl.ts, MAX_POINTS)
             x = _x(r.pnl.ts[idx], r.run.start_ns, unit)
             fig.add_trace(
-                go.Scatter(x=x, y=pos[idx], name="position", line_shape="hv"), row=1, col=2
+                go.Scatter(x=x, y=_f32(pos[idx]), name="position", line_shape="hv"), row=1, col=2
             )
             if inv.limit:
                 for y in (inv.limit, -inv.limit):
@@ -299,17 +305,17 @@ def _model(r: RunReport, i: int) -> str:
         fi = downsample(fair.ts, MAX_POINTS)
         fx = _x(fair.ts[fi], r.run.start_ns, unit)
         add = fig.add_trace
-        add(go.Scatter(x=qx, y=q.reservation[qi], name="reservation"), row=1, col=1)
-        add(go.Scatter(x=qx, y=q.mid[qi], name="quote mid"), row=1, col=1)
-        add(go.Scatter(x=fx, y=fair.value[fi], name=f"fair ({fair.source})"), row=1, col=1)
-        add(go.Scatter(x=qx, y=q.spread[qi], name="our spread"), row=2, col=1)
-        add(go.Scatter(x=mx, y=(m.ask - m.bid)[mi], name="book spread"), row=2, col=1)
-        add(go.Scatter(x=qx, y=q.sigma[qi], name="σ"), row=3, col=1)
-        add(go.Scatter(x=qx, y=q.a[qi], name="A (bid)"), row=4, col=1)
-        add(go.Scatter(x=qx, y=q.k[qi], name="k (bid)"), row=4, col=1)
+        add(go.Scatter(x=qx, y=_f32(q.reservation[qi]), name="reservation"), row=1, col=1)
+        add(go.Scatter(x=qx, y=_f32(q.mid[qi]), name="quote mid"), row=1, col=1)
+        add(go.Scatter(x=fx, y=_f32(fair.value[fi]), name=f"fair ({fair.source})"), row=1, col=1)
+        add(go.Scatter(x=qx, y=_f32(q.spread[qi]), name="our spread"), row=2, col=1)
+        add(go.Scatter(x=mx, y=_f32((m.ask - m.bid)[mi]), name="book spread"), row=2, col=1)
+        add(go.Scatter(x=qx, y=_f32(q.sigma[qi]), name="σ"), row=3, col=1)
+        add(go.Scatter(x=qx, y=_f32(q.a[qi]), name="A (bid)"), row=4, col=1)
+        add(go.Scatter(x=qx, y=_f32(q.k[qi]), name="k (bid)"), row=4, col=1)
         if np.isfinite(q.ask_a).any():
-            add(go.Scatter(x=qx, y=q.ask_a[qi], name="A (ask)"), row=4, col=1)
-            add(go.Scatter(x=qx, y=q.ask_k[qi], name="k (ask)"), row=4, col=1)
+            add(go.Scatter(x=qx, y=_f32(q.ask_a[qi]), name="A (ask)"), row=4, col=1)
+            add(go.Scatter(x=qx, y=_f32(q.ask_k[qi]), name="k (ask)"), row=4, col=1)
         fig.update_layout(title=f"Model: {name}")
         fig.update_xaxes(title_text=label, row=4, col=1)
         parts.append(_fig(fig, f"model-fig-{i}-{j}", 900))
@@ -347,7 +353,9 @@ def _compare(reports: Sequence[RunReport]) -> str:
         p = r.pnl
         idx = downsample(p.ts, MAX_POINTS)
         eq.add_trace(
-            go.Scatter(x=(p.ts[idx] - r.run.start_ns) / NS, y=p.net[idx], name=r.run.info.run_id)
+            go.Scatter(
+                x=_x(p.ts[idx], r.run.start_ns, NS), y=_f32(p.net[idx]), name=r.run.info.run_id
+            )
         )
         stats = r.markouts.markout.get("all", [])
         mk.add_trace(
