@@ -37,11 +37,11 @@ START_POSITION = 0.003
 MAX_POSITION = 0.01
 
 
-def scenario_records(seed: int) -> list[Record]:
+def scenario_records(seed: int, instrument: str = INSTRUMENT) -> list[Record]:
     rng = np.random.default_rng(seed)
     out: list[Record] = []
     config: dict[str, Any] = {
-        "instruments": [{"name": INSTRUMENT, "risk": {"max_position": MAX_POSITION}}]
+        "instruments": [{"name": instrument, "risk": {"max_position": MAX_POSITION}}]
     }
     out.append(RunStart(ts_ns=T0, version="test", venue="scripted", strategy="mm", config=config))
     n_market = DURATION_S * 20
@@ -55,7 +55,7 @@ def scenario_records(seed: int) -> list[Record]:
     for ts, m in zip(market_ts, marks, strict=True):
         out.append(
             MarketSnapshot(
-                ts_ns=ts, instrument=INSTRUMENT, strategy="mm", best_bid=round(m - 0.5, 2),
+                ts_ns=ts, instrument=instrument, strategy="mm", best_bid=round(m - 0.5, 2),
                 best_ask=round(m + 0.5, 2), mark=float(m), index_price=float(m),
             )
         )  # fmt: skip
@@ -64,7 +64,7 @@ def scenario_records(seed: int) -> list[Record]:
         m = mark_at(ts)
         out.append(
             QuoteDecision(
-                ts_ns=ts, strategy="mm", instrument=INSTRUMENT, model="glft", mid=m,
+                ts_ns=ts, strategy="mm", instrument=instrument, model="glft", mid=m,
                 sigma=0.4 + 0.1 * np.sin(j / 50), a=1.0 + j / 1000, k=0.5, q=0.0, gamma=1.0,
                 reservation=m - 0.05, spread=2.0,
                 bids=[[round(m - 1.0 - 0.5 * lv, 2), 0.001] for lv in range(3)],
@@ -84,13 +84,13 @@ def scenario_records(seed: int) -> list[Record]:
             cids[side] = cid
             out.append(
                 OrderAction(
-                    ts_ns=base, strategy="mm", instrument=INSTRUMENT, action="insert",
+                    ts_ns=base, strategy="mm", instrument=instrument, action="insert",
                     client_order_id=cid, side=side, price=prices[side], amount=0.001,
                 )
             )  # fmt: skip
             out.append(
                 OrderUpdate(
-                    ts_ns=base + (1 + cid % 3) * MS, strategy="mm", instrument=INSTRUMENT,
+                    ts_ns=base + (1 + cid % 3) * MS, strategy="mm", instrument=instrument,
                     order_id=f"{seed}-o{cid}", client_order_id=cid, status="open", side=side,
                     price=prices[side], amount=0.001, remaining_amount=0.001,
                     change_reason="reply",
@@ -100,14 +100,14 @@ def scenario_records(seed: int) -> list[Record]:
         for side in (1, -1):
             out.append(
                 OrderAction(
-                    ts_ns=amend_ts, strategy="mm", instrument=INSTRUMENT, action="amend",
+                    ts_ns=amend_ts, strategy="mm", instrument=instrument, action="amend",
                     client_order_id=cids[side], order_id=f"{seed}-o{cids[side]}",
                     price=prices[side], amount=0.001,
                 )
             )  # fmt: skip
             out.append(
                 OrderUpdate(
-                    ts_ns=amend_ts + 2 * MS, strategy="mm", instrument=INSTRUMENT,
+                    ts_ns=amend_ts + 2 * MS, strategy="mm", instrument=instrument,
                     order_id=f"{seed}-o{cids[side]}", client_order_id=cids[side], status="open",
                     side=side, price=prices[side], amount=0.001, remaining_amount=0.001,
                     change_reason="reply",
@@ -120,7 +120,7 @@ def scenario_records(seed: int) -> list[Record]:
         fee = 0.0001 * prices[side] * amount * (1 if cycle % 3 else -1)
         out.append(
             OrderUpdate(
-                ts_ns=fill_ts, strategy="mm", instrument=INSTRUMENT,
+                ts_ns=fill_ts, strategy="mm", instrument=instrument,
                 order_id=f"{seed}-o{cids[side]}", client_order_id=cids[side], status="filled",
                 side=side, price=prices[side],
                 amount=0.001, filled_amount=0.001, change_reason="feed", delete_reason="filled",
@@ -128,7 +128,7 @@ def scenario_records(seed: int) -> list[Record]:
         )  # fmt: skip
         out.append(
             Fill(
-                ts_ns=fill_ts, strategy="mm", instrument=INSTRUMENT, trade_id=f"{seed}-t{cycle}",
+                ts_ns=fill_ts, strategy="mm", instrument=instrument, trade_id=f"{seed}-t{cycle}",
                 order_id=f"{seed}-o{cids[side]}", client_order_id=cids[side], side=side,
                 price=prices[side], amount=amount, fee=fee, maker_taker="maker",
                 position_after=round(position, 9), fair=mark_at(fill_ts),
@@ -137,13 +137,13 @@ def scenario_records(seed: int) -> list[Record]:
         other = -side
         out.append(
             OrderAction(
-                ts_ns=fill_ts + MS, strategy="mm", instrument=INSTRUMENT, action="cancel",
+                ts_ns=fill_ts + MS, strategy="mm", instrument=instrument, action="cancel",
                 client_order_id=cids[other], order_id=f"{seed}-o{cids[other]}",
             )
         )  # fmt: skip
         out.append(
             OrderUpdate(
-                ts_ns=fill_ts + 4 * MS, strategy="mm", instrument=INSTRUMENT,
+                ts_ns=fill_ts + 4 * MS, strategy="mm", instrument=instrument,
                 order_id=f"{seed}-o{cids[other]}", client_order_id=cids[other], status="cancelled",
                 side=other, price=prices[other], amount=0.001, change_reason="reply",
                 delete_reason="client_cancel",
@@ -156,7 +156,7 @@ def scenario_records(seed: int) -> list[Record]:
         (T0 + 31 * NS, "guard_rejection", "", "price outside the band"),
         (T0 + 40 * NS, "no_quote", "", "one side of the book is empty"),
     ):
-        out.append(RiskEvent(ts_ns=ts, strategy="mm", instrument=INSTRUMENT, kind=kind,
+        out.append(RiskEvent(ts_ns=ts, strategy="mm", instrument=instrument, kind=kind,
                              state=state, detail=detail))  # fmt: skip
     out.append(RunStop(ts_ns=T0 + DURATION_S * NS, reason="stopped by duration"))
     return out

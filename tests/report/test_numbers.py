@@ -278,3 +278,30 @@ def test_postgres_journal_gives_the_same_report(pg_url: str, tmp_path: Path) -> 
     assert b.markouts == a.markouts
     assert b.quoting == a.quoting
     assert b.risk == a.risk
+
+
+def test_several_instruments_add_up_and_keep_their_groups_apart(tmp_path: Path) -> None:
+    """One run quoting two instruments = the two runs quoting one each, summed; per-unit
+    groups stay per instrument (USD per BTC and per ETH do not average)."""
+    from .scenario import scenario_records, write_records  # noqa: PLC0415
+
+    both = f"sqlite:///{tmp_path / 'both.db'}"
+    btc = scenario_records(4, "BTC-PERPETUAL")
+    eth = scenario_records(5, "ETH-PERPETUAL")
+    middle = [r for r in eth if type(r).__name__ not in ("RunStart", "RunStop")]
+    write_records(both, "both", [*btc[:-1], *middle, btc[-1]])
+    singles = []
+    for name, records in (("btc", btc), ("eth", eth)):
+        url = f"sqlite:///{tmp_path / f'{name}.db'}"
+        write_records(url, name, records)
+        singles.append(_report(url, name))
+    rep = _report(both, "both")
+    assert rep.headline.fills == sum(s.headline.fills for s in singles)
+    assert rep.headline.total_pnl == pytest.approx(sum(s.headline.total_pnl for s in singles))
+    assert rep.headline.edge == pytest.approx(sum(s.headline.edge for s in singles))
+    assert rep.markouts.markout["BTC-PERPETUAL all"] == singles[0].markouts.markout["all"]
+    assert rep.markouts.markout["ETH-PERPETUAL level 1"] == singles[1].markouts.markout["level 1"]
+    assert "all" not in rep.markouts.markout
+    assert rep.quoting.distance["ETH-PERPETUAL bid"] == pytest.approx(
+        singles[1].quoting.distance["bid"]
+    )

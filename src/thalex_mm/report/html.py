@@ -168,8 +168,7 @@ def _markouts(r: RunReport, i: int) -> str:
     m = r.markouts
     hs = [f"{h:g} s" for h in m.horizons_s]
     fig = go.Figure()
-    for key in [k for k in m.markout if k in ("all", "buy", "sell") or k.startswith("level ")]:
-        stats = m.markout[key]
+    for key, stats in m.markout.items():
         fig.add_trace(
             go.Scatter(
                 x=list(m.horizons_s), y=[s.mean for s in stats], name=key, mode="lines+markers",
@@ -357,16 +356,18 @@ def _compare(reports: Sequence[RunReport]) -> str:
                 x=_x(p.ts[idx], r.run.start_ns, NS), y=_f32(p.net[idx]), name=r.run.info.run_id
             )
         )
-        stats = r.markouts.markout.get("all", [])
+        key, stats = next(iter(r.markouts.markout.items()), ("", []))
         mk.add_trace(
             go.Scatter(
                 x=[f"{h:g} s" for h in r.markouts.horizons_s], y=[s.mean for s in stats],
                 error_y={"type": "data", "array": [0.0 if s.n < 2 else s.ci for s in stats]},
-                name=r.run.info.run_id, mode="lines+markers",
+                name=f"{r.run.info.run_id} {key}".strip(), mode="lines+markers",
             )
         )  # fmt: skip
     eq.update_layout(title="Net equity (USD)", xaxis_title="seconds since each run's start")
-    mk.update_layout(title="Markout per unit, all fills (USD)", xaxis_title="horizon")
+    mk.update_layout(
+        title="Markout per unit, all fills (USD; first instrument)", xaxis_title="horizon"
+    )
     quoting = _table(
         ["", *(r.run.info.run_id for r in reports)],
         [

@@ -288,14 +288,17 @@ class Markouts:
 
 
 def markouts(run: RunData, fairs: dict[str, FairSeries]) -> Markouts:
+    keys: list[str] = []  # "all", "buy", "sell", "level 1", ...; per instrument if several
     left_out = [0] * len(HORIZONS_S)
-    per_h: list[list[tuple[str, F64, F64, F64]]] = [[] for _ in HORIZONS_S]
+    per_h: list[dict[str, tuple[F64, F64, F64]]] = [{} for _ in HORIZONS_S]
     for name, inst in run.instruments.items():
         f, fair = inst.fills, fairs[name]
         if len(f.ts) == 0:
             continue
+        prefix = instrument_prefix(run, name)
         f0 = fill_fairs(inst, fair)
-        levels = fill_levels(inst)
+        masks = _group_masks(f.side, fill_levels(inst))
+        keys += [prefix + k for k in masks]
         end = fair.ts[-1] if len(fair.ts) else run.stop_ns
         for hi, h in enumerate(HORIZONS_S):
             at = f.ts + round(h * NS)
@@ -304,21 +307,23 @@ def markouts(run: RunData, fairs: dict[str, FairSeries]) -> Markouts:
             left_out[hi] += int((~ok).sum())
             m = f.side * (fh - f.price)
             adv = f.side * (fh - f0)
-            for key, mask in _group_masks(f.side, levels).items():
+            for key, mask in masks.items():
                 sel = mask & ok
-                per_h[hi].append((key, m[sel], adv[sel], f.amount[sel]))
-    keys = _ordered_keys([k for rows in per_h for k, *_ in rows])
+                per_h[hi][prefix + key] = (m[sel], adv[sel], f.amount[sel])
     mk: dict[str, list[Stat]] = {k: [] for k in keys}
     ad: dict[str, list[Stat]] = {k: [] for k in keys}
     for rows in per_h:
         for key in keys:
-            parts = [r for r in rows if r[0] == key]
-            m = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
-            a = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
-            amt = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0)
+            m, a, amt = rows[key]
             mk[key].append(_stat(m, amt, toxic=True))
             ad[key].append(_stat(a, amt))
     return Markouts(HORIZONS_S, mk, ad, left_out)
+
+
+def instrument_prefix(run: RunData, name: str) -> str:
+    """Per-unit numbers of different instruments do not add up: with several instruments,
+    their groups are kept apart under the instrument's name."""
+    return f"{name} " if len(run.instruments) > 1 else ""
 
 
 def _group_masks(side: F64, levels: I64) -> dict[str, Mask]:
@@ -330,12 +335,6 @@ def _group_masks(side: F64, levels: I64) -> dict[str, Mask]:
     for lv in sorted(set(levels.tolist()) - {0}):
         masks[f"level {lv}"] = levels == lv
     return masks
-
-
-def _ordered_keys(keys: list[str]) -> list[str]:
-    fixed = ["all", "buy", "sell"]
-    levels = sorted({k for k in keys if k.startswith("level ")}, key=lambda k: int(k[6:]))
-    return [k for k in fixed if k in keys] + levels
 
 
 # --- quoting quality ----------------------------------------------------------------------
@@ -402,7 +401,7 @@ def quoting(run: RunData, fairs: dict[str, FairSeries]) -> Quoting:
     both = bid_t = ask_t = 0.0
     touch_b: list[float] = []
     touch_a: list[float] = []
-    dist: dict[str, list[list[float]]] = {"bid": [], "ask": []}
+    dist: dict[str, list[list[float]]] = {}
     per_level: Counter[str] = Counter()
     actions: Counter[str] = Counter()
     endings: Counter[str] = Counter()
@@ -419,6 +418,7 @@ def quoting(run: RunData, fairs: dict[str, FairSeries]) -> Quoting:
             eps = 1e-9
             touch_b += list(np.where(np.isnan(m.bid), 0.0, ours_b >= m.bid - eps))
             touch_a += list(np.where(np.isnan(m.ask), 0.0, ours_a <= m.ask + eps))
+        prefix = instrument_prefix(run, name)
         q, fair = inst.quotes, fairs[name]
         f_at = asof(fair.ts, fair.value, q.ts)
         for j in range(len(q.ts)):
@@ -426,10 +426,10 @@ def quoting(run: RunData, fairs: dict[str, FairSeries]) -> Quoting:
                 continue
             for side, ladder, sign in (("bid", q.bids[j], 1.0), ("ask", q.asks[j], -1.0)):
                 row = [sign * (f_at[j] - lv[0]) for lv in ladder]
-                dist[side].append(row)
+                dist.setdefault(prefix + side, []).append(row)
         levels = fill_levels(inst)
         for side, lv in zip(inst.fills.side, levels, strict=True):
-            label = f"{'bid' if side > 0 else 'ask'} {lv}" if lv else "unknown"
+            label = prefix + (f"{'bid' if side > 0 else 'ask'} {lv}" if lv else "unknown")
             per_level[label] += 1
         fills += len(inst.fills.ts)
         actions.update(inst.actions.action)
