@@ -214,6 +214,9 @@ def test_quoting_quality_matches_the_export(known: tuple[RunReport, Independent]
     q = rep.quoting
     assert q.uptime_both == pytest.approx(ind.uptime_both())
     assert 0.5 < q.uptime_both < 0.9  # one side dark ~0.5 s of every 2 s cycle
+    minutes = ind.uptime_both() * (ind.stop - ind.start) / NS / 60
+    for label, count in q.fills_per_level.items():
+        assert q.fill_rate_per_min[label] == pytest.approx(count / minutes)
     actions: dict[str, int] = {}
     for r in ind.t["orders"]:
         actions[r["action"]] = actions.get(r["action"], 0) + 1
@@ -302,6 +305,9 @@ def test_several_instruments_add_up_and_keep_their_groups_apart(tmp_path: Path) 
     assert rep.markouts.markout["BTC-PERPETUAL all"] == singles[0].markouts.markout["all"]
     assert rep.markouts.markout["ETH-PERPETUAL level 1"] == singles[1].markouts.markout["level 1"]
     assert "all" not in rep.markouts.markout
+    assert rep.quoting.fill_rate_per_min["ETH-PERPETUAL bid 1"] == pytest.approx(
+        singles[1].quoting.fill_rate_per_min["bid 1"]
+    )
     assert rep.quoting.distance["ETH-PERPETUAL bid"] == pytest.approx(
         singles[1].quoting.distance["bid"]
     )

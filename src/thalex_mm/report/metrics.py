@@ -389,7 +389,7 @@ class Quoting:
     touch_ask: float
     distance: dict[str, list[float]]  # "bid"/"ask" -> mean distance from fair per level (USD)
     fills_per_level: dict[str, int]
-    fill_rate_per_min: dict[str, float]  # fills per minute of two-sided quoting
+    fill_rate_per_min: dict[str, float]  # fills per minute of the instrument's two-sided quoting
     actions: dict[str, int]
     actions_per_fill: float
     endings: dict[str, int]  # why orders ended (the venue's delete reason)
@@ -403,12 +403,16 @@ def quoting(run: RunData, fairs: dict[str, FairSeries]) -> Quoting:
     touch_a: list[float] = []
     dist: dict[str, list[list[float]]] = {}
     per_level: Counter[str] = Counter()
+    rate: dict[str, float] = {}
     actions: Counter[str] = Counter()
     endings: Counter[str] = Counter()
     fills = 0
     for name, inst in run.instruments.items():
         book = live_book(inst)
-        both += _time_where(book.ts, (book.bids > 0) & (book.asks > 0), run.start_ns, run.stop_ns)
+        two_sided = _time_where(
+            book.ts, (book.bids > 0) & (book.asks > 0), run.start_ns, run.stop_ns
+        )
+        both += two_sided
         bid_t += _time_where(book.ts, book.bids > 0, run.start_ns, run.stop_ns)
         ask_t += _time_where(book.ts, book.asks > 0, run.start_ns, run.stop_ns)
         m = inst.market
@@ -428,9 +432,13 @@ def quoting(run: RunData, fairs: dict[str, FairSeries]) -> Quoting:
                 row = [sign * (f_at[j] - lv[0]) for lv in ladder]
                 dist.setdefault(prefix + side, []).append(row)
         levels = fill_levels(inst)
-        for side, lv in zip(inst.fills.side, levels, strict=True):
-            label = prefix + (f"{'bid' if side > 0 else 'ask'} {lv}" if lv else "unknown")
-            per_level[label] += 1
+        labels: Counter[str] = Counter(
+            prefix + (f"{'bid' if side > 0 else 'ask'} {lv}" if lv else "unknown")
+            for side, lv in zip(inst.fills.side, levels, strict=True)
+        )
+        per_level.update(labels)
+        for label, count in labels.items():
+            rate[label] = count / (two_sided / 60) if two_sided > 0 else math.nan
         fills += len(inst.fills.ts)
         actions.update(inst.actions.action)
         endings.update(
@@ -443,7 +451,6 @@ def quoting(run: RunData, fairs: dict[str, FairSeries]) -> Quoting:
         if e.kind in ("guard_rejection", "order_anomaly")
     )
     n_inst = max(len(run.instruments), 1)
-    minutes = both / 60
     return Quoting(
         uptime_both=both / duration / n_inst,
         uptime_bid=bid_t / duration / n_inst,
@@ -452,9 +459,7 @@ def quoting(run: RunData, fairs: dict[str, FairSeries]) -> Quoting:
         touch_ask=float(np.mean(touch_a)) if touch_a else math.nan,
         distance={side: _column_means(rows) for side, rows in dist.items()},
         fills_per_level=dict(sorted(per_level.items())),
-        fill_rate_per_min={
-            k: v / minutes if minutes > 0 else math.nan for k, v in sorted(per_level.items())
-        },
+        fill_rate_per_min=dict(sorted(rate.items())),
         actions=dict(sorted(actions.items())),
         actions_per_fill=sum(actions.values()) / fills if fills else math.nan,
         endings=dict(endings.most_common()),
