@@ -113,3 +113,30 @@ def test_a_journal_with_no_runs_is_one_line(
     sink.close()
     assert main(["report", "--journal", url, "--out", str(tmp_path / "r.html")]) == 2
     _one_error_line(capsys, "no runs")
+
+
+def test_a_run_with_nothing_in_it_and_one_that_crashed_still_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No fills, no market, no stop record: the page is written, the numbers say n/a or 0,
+    and the run ends at its last record."""
+    from thalex_mm.journal.records import QuoteDecision, RunStart  # noqa: PLC0415
+
+    from .scenario import T0, write_records  # noqa: PLC0415
+
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    write_records(url, "empty", [RunStart(ts_ns=T0, version="t")])
+    quote = QuoteDecision(ts_ns=T0 + 5_000_000_000, strategy="mm", instrument="X", mid=10.0,
+                          bids=[[9.0, 1.0]], asks=[[11.0, 1.0]])  # fmt: skip
+    write_records(url, "crashed", [RunStart(ts_ns=T0 + 1, version="t"), quote])
+    for run in ("empty", "crashed"):
+        out = tmp_path / f"{run}.html"
+        assert main(["report", "--journal", url, "--run", run, "--out", str(out)]) == 0
+        assert 'id="latency-0"' in out.read_text()
+    text = capsys.readouterr().out
+    assert "fills (maker)" in text and "0 (0)" in text
+    with Reader(url) as reader:
+        rep = build(load_run(reader, select_runs(reader, ["crashed"])[0]))
+    assert rep.headline.duration_s == pytest.approx(5.0, abs=1e-8)
+    assert rep.headline.total_pnl == 0.0
+    assert rep.headline.fair_source == "quote mid"

@@ -281,6 +281,9 @@ def test_postgres_journal_gives_the_same_report(pg_url: str, tmp_path: Path) -> 
     assert b.markouts == a.markouts
     assert b.quoting == a.quoting
     assert b.risk == a.risk
+    out = tmp_path / "pg.html"
+    assert main(["report", "--journal", pg_url, "--run", "same", "--out", str(out)]) == 0
+    assert 'id="markouts-0"' in out.read_text()
 
 
 def test_several_instruments_add_up_and_keep_their_groups_apart(tmp_path: Path) -> None:
