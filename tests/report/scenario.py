@@ -155,6 +155,8 @@ def scenario_records(seed: int, instrument: str = INSTRUMENT) -> list[Record]:
         (T0 + 30 * NS, "guard_rejection", "", "price outside the band"),
         (T0 + 31 * NS, "guard_rejection", "", "price outside the band"),
         (T0 + 40 * NS, "no_quote", "", "one side of the book is empty"),
+        (T0 + 41 * NS, "order_anomaly", "", f"rejected (code 1, cid {seed}1, oid {seed}-o1)"),
+        (T0 + 42 * NS, "order_anomaly", "", f"rejected (code 1, cid {seed}2, oid {seed}-o2)"),
     ):
         out.append(RiskEvent(ts_ns=ts, strategy="mm", instrument=instrument, kind=kind,
                              state=state, detail=detail))  # fmt: skip

@@ -222,8 +222,13 @@ def test_quoting_quality_matches_the_export(known: tuple[RunReport, Independent]
         actions[r["action"]] = actions.get(r["action"], 0) + 1
     assert q.actions == dict(sorted(actions.items()))
     assert q.actions_per_fill == pytest.approx(len(ind.t["orders"]) / len(ind.fills))
-    rejects = [r for r in ind.t["risk_events"] if r["kind"] == "guard_rejection"]
-    assert q.rejects == {"guard_rejection: price outside the band": len(rejects)}
+    guard = [r for r in ind.t["risk_events"] if r["kind"] == "guard_rejection"]
+    venue = [r for r in ind.t["risk_events"] if r["detail"].startswith("rejected (code 1,")]
+    assert len(guard) == len(venue) == 2
+    assert q.rejects == {  # grouped by cause: the order ids are left out
+        "guard_rejection: price outside the band": len(guard),
+        "order_anomaly: rejected (code 1)": len(venue),
+    }
     # distance of level 1 from fair: mean over decisions of fair − best bid
     import json  # noqa: PLC0415
 
@@ -308,6 +313,11 @@ def test_several_instruments_add_up_and_keep_their_groups_apart(tmp_path: Path) 
     assert rep.markouts.markout["BTC-PERPETUAL all"] == singles[0].markouts.markout["all"]
     assert rep.markouts.markout["ETH-PERPETUAL level 1"] == singles[1].markouts.markout["level 1"]
     assert "all" not in rep.markouts.markout
+    assert rep.risk.seconds == {
+        f"{name} {state}": seconds
+        for name, single in zip(("BTC-PERPETUAL", "ETH-PERPETUAL"), singles, strict=True)
+        for state, seconds in single.risk.seconds.items()
+    }
     assert rep.quoting.fill_rate_per_min["ETH-PERPETUAL bid 1"] == pytest.approx(
         singles[1].quoting.fill_rate_per_min["bid 1"]
     )

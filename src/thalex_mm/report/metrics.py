@@ -19,6 +19,7 @@ subtracted from it for the net equity. Funding is not in the journal (reported a
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -467,9 +468,13 @@ def quoting(run: RunData, fairs: dict[str, FairSeries]) -> Quoting:
     )
 
 
+_ORDER_IDS = re.compile(r"(, )?cid [^,)]*(, oid [^,)]*)?")
+
+
 def _reason(detail: str) -> str:
-    """The reason without the per-order ids (so rejects group by cause)."""
-    return detail.split(", cid ", maxsplit=1)[0].split(" (cid ", maxsplit=1)[0]
+    """The reason without the per-order ids, so rejects group by cause: "rejected (code 1,
+    cid 201, oid 0A)" becomes "rejected (code 1)"."""
+    return _ORDER_IDS.sub("", detail).replace(" ()", "")
 
 
 def _column_means(rows: list[list[float]]) -> list[float]:
@@ -509,7 +514,9 @@ def inventory(run: RunData, inst: InstrumentData) -> Inventory:
 
 @dataclass(frozen=True, slots=True)
 class RiskStates:
-    seconds: dict[str, float]  # state -> time in it (the run starts ACTIVE)
+    seconds: dict[
+        str, float
+    ]  # state -> time in it (the run starts ACTIVE); per instrument if several
     changes: list[tuple[int, str, str, str]]  # (ts, instrument, state, reason)
     events: dict[str, int]  # risk event kind -> count
     notable: list[tuple[int, str, str, str, str]]  # kill switches, take profits, ... (first 200)
@@ -519,14 +526,17 @@ def risk_states(run: RunData) -> RiskStates:
     seconds: dict[str, float] = {}
     changes: list[tuple[int, str, str, str]] = []
     for name in list(run.instruments) or [""]:
+        prefix = instrument_prefix(run, name)
         state, since = "ACTIVE", run.start_ns
         for e in run.risk:
             if e.kind != "state" or e.instrument != name:
                 continue
-            seconds[state] = seconds.get(state, 0.0) + (min(e.ts, run.stop_ns) - since) / NS
+            key = prefix + state
+            seconds[key] = seconds.get(key, 0.0) + (min(e.ts, run.stop_ns) - since) / NS
             state, since = e.state, max(e.ts, run.start_ns)
             changes.append((e.ts, e.instrument, e.state, e.detail))
-        seconds[state] = seconds.get(state, 0.0) + max(run.stop_ns - since, 0) / NS
+        key = prefix + state
+        seconds[key] = seconds.get(key, 0.0) + max(run.stop_ns - since, 0) / NS
     notable = [
         (e.ts, e.instrument, e.kind, e.state, e.detail)
         for e in run.risk
