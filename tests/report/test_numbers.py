@@ -324,3 +324,36 @@ def test_several_instruments_add_up_and_keep_their_groups_apart(tmp_path: Path) 
     assert rep.quoting.distance["ETH-PERPETUAL bid"] == pytest.approx(
         singles[1].quoting.distance["bid"]
     )
+
+
+def test_latency_pairs_each_action_with_its_own_reply(tmp_path: Path) -> None:
+    """A reply stamped in the instant of the next action answers the one before; an action
+    answered by a rejection (no order update) gets no reply, not the next action's."""
+    from thalex_mm.journal.records import OrderAction, OrderUpdate, RunStart  # noqa: PLC0415
+
+    from .scenario import T0, write_records  # noqa: PLC0415
+
+    ms = 1_000_000
+    common = {"strategy": "mm", "instrument": "X", "client_order_id": 1}
+    insert, reply1 = T0 + 10 * ms, T0 + 15 * ms
+    amend, reply2 = reply1, T0 + 19 * ms  # sent in the same instant reply1 was handled
+    rejected_amend, cancel, reply3 = T0 + 30 * ms, T0 + 40 * ms, T0 + 41 * ms
+    records = [
+        RunStart(ts_ns=T0, version="t"),
+        OrderAction(ts_ns=insert, action="insert", side=1, price=1.0, amount=1.0, **common),
+        OrderUpdate(ts_ns=reply1, order_id="a", status="open", side=1, price=1.0,
+                    change_reason="reply", **common),
+        OrderAction(ts_ns=amend, action="amend", price=1.5, amount=1.0, **common),
+        OrderUpdate(ts_ns=reply2, order_id="a", status="open", side=1, price=1.5,
+                    change_reason="reply", **common),
+        OrderAction(ts_ns=rejected_amend, action="amend", price=2.0, amount=1.0, **common),
+        OrderAction(ts_ns=cancel, action="cancel", **common),
+        OrderUpdate(ts_ns=reply3, order_id="a", status="cancelled", side=1, price=1.5,
+                    change_reason="reply", **common),
+    ]  # fmt: skip
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    write_records(url, "lat", records)
+    lat = _report(url, "lat").latency.by_action
+    assert lat["insert"].tolist() == [(reply1 - insert) / 1e3]
+    assert lat["amend"].tolist() == [(reply2 - amend) / 1e3]  # the rejected one has none
+    assert lat["cancel"].tolist() == [(reply3 - cancel) / 1e3]

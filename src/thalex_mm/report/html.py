@@ -307,7 +307,8 @@ def _model(r: RunReport, i: int) -> str:
         add(go.Scatter(x=qx, y=_f32(q.reservation[qi]), name="reservation"), row=1, col=1)
         add(go.Scatter(x=qx, y=_f32(q.mid[qi]), name="quote mid"), row=1, col=1)
         add(go.Scatter(x=fx, y=_f32(fair.value[fi]), name=f"fair ({fair.source})"), row=1, col=1)
-        add(go.Scatter(x=qx, y=_f32(q.spread[qi]), name="our spread"), row=2, col=1)
+        spread = np.where(q.spread > 0, q.spread, np.nan)  # 0: one side had no ladder
+        add(go.Scatter(x=qx, y=_f32(spread[qi]), name="our spread"), row=2, col=1)
         add(go.Scatter(x=mx, y=_f32((m.ask - m.bid)[mi]), name="book spread"), row=2, col=1)
         add(go.Scatter(x=qx, y=_f32(q.sigma[qi]), name="σ"), row=3, col=1)
         add(go.Scatter(x=qx, y=_f32(q.a[qi]), name="A (bid)"), row=4, col=1)
@@ -332,7 +333,7 @@ def _latency(r: RunReport, i: int) -> str:
         return "<p>no replies journaled</p>" + note
     fig = go.Figure()
     for action, v in lat.by_action.items():
-        fig.add_trace(go.Histogram(x=np.log10(np.maximum(v, 1e-3)), name=action, opacity=0.6))
+        fig.add_trace(go.Histogram(x=np.log10(np.maximum(v, 1.0)), name=action, opacity=0.6))
     fig.update_layout(title="Action → reply (log10 µs)", barmode="overlay", xaxis_title="log10(µs)")
     rows = []
     for action in lat.by_action:

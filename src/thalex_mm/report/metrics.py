@@ -18,6 +18,7 @@ subtracted from it for the net equity. Funding is not in the journal (reported a
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections import Counter
@@ -561,6 +562,10 @@ class Latency:
 
 
 def latency(run: RunData) -> Latency:
+    """Each insert, amend or cancel paired with the first reply on its client order id after
+    it and no later than that order's next action: a reply stamped in the same instant as an
+    action answers the one before, and an action whose answer was a rejection (not an order
+    update) gets no reply rather than the next action's."""
     out: dict[str, list[float]] = {}
     for inst in run.instruments.values():
         u, a = inst.updates, inst.actions
@@ -568,15 +573,19 @@ def latency(run: RunData) -> Latency:
         for ts, cid, rep in zip(u.ts.tolist(), u.client_order_id.tolist(), u.reply, strict=True):
             if rep and cid >= 0:
                 replies.setdefault(cid, []).append(ts)
+        actions: dict[int, list[tuple[int, str]]] = {}
         for ts, cid, action in zip(
             a.ts.tolist(), a.client_order_id.tolist(), a.action, strict=True
         ):
-            times = replies.get(cid)
-            if not times or action not in ("insert", "amend", "cancel"):
-                continue
-            j = int(np.searchsorted(times, ts, side="left"))
-            if j < len(times):
-                out.setdefault(action, []).append((times[j] - ts) / 1e3)
+            if cid >= 0:
+                actions.setdefault(cid, []).append((ts, action))
+        for cid, sent in actions.items():
+            times = replies.get(cid, [])
+            for i, (ts, action) in enumerate(sent):
+                j = bisect.bisect_right(times, ts)
+                limit = sent[i + 1][0] if i + 1 < len(sent) else math.inf
+                if action in ("insert", "amend", "cancel") and j < len(times) and times[j] <= limit:
+                    out.setdefault(action, []).append((times[j] - ts) / 1e3)
     return Latency({k: np.array(v) for k, v in sorted(out.items())})
 
 
