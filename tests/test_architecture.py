@@ -20,10 +20,11 @@ MAY_IMPORT: dict[str, set[str]] = {
     "venue": {"core", "model"},
     "exchange": {"venue"},
     "journal": set(),
+    "report": {"journal"},
     "backtest": {"core", "exchange", "model"},
     "app": {"core", "model", "venue", "exchange", "journal", "backtest"},
     "bench": {"app", "core", "model", "venue", "exchange", "journal", "backtest"},
-    "cli": {"app", "bench", "core", "model", "venue", "exchange", "journal", "backtest"},
+    "cli": {"app", "bench", "core", "model", "venue", "exchange", "journal", "backtest", "report"},
 }
 # the sans-I/O rooms: no sockets, event loops, threads, clocks, files or logging
 NO_IO = {"core", "model", "domain"}

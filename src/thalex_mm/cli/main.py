@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "backtest",
     "record",
     "journal",
+    "report",
     "exchange",
     "keygen",
 )
