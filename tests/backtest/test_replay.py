@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from thalex_mm.app.backtest_run import BacktestOptions, run_backtest
-from thalex_mm.backtest import data
 from thalex_mm.backtest.data import convert, find_window
 from thalex_mm.errors import UserError
 from thalex_mm.journal.query import Reader
@@ -29,6 +28,7 @@ def _write(folder: Path, name: str, depth: list[str], trades: list[str]) -> str:
     for table, head, rows in (("depth", DEPTH_HEAD, depth), ("trades", TRADES_HEAD, trades)):
         with gzip.open(folder / f"{name}_{table}.csv.gz", "wt") as f:
             f.write("\n".join([head, *rows]) + "\n")
+    (folder / f"{name}_meta.json").write_text('{"tick": 0.1, "lot": 0.001}\n')  # its grid
     return str(folder / name)
 
 
@@ -52,11 +52,6 @@ def _small_window(folder: Path, *, gap: bool = False) -> str:
             trades.append(f"0,{ts},{step},59999.0,3.0,sell,MARKET")
             trades.append(f"0,{ts},{step + 1},60001.1,3.0,buy,MARKET")
     return _write(folder, "test-usdm_BTCUSDT_x", depth, trades)
-
-
-@pytest.fixture(autouse=True)
-def _grid(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(data.MARKETS, "test-usdm_BTCUSDT", data.Market(0.1, 0.001))
 
 
 def test_the_reference_quoter_fills_on_sweeps_that_reach_it(tmp_path: Path) -> None:

@@ -68,12 +68,16 @@ class BacktestResult:
     final_mid: float
     phases_s: dict[str, float] = field(default_factory=dict)
     decisions: int = 0
+    equity: list[float] = field(default_factory=list)  # PnL at the book's mid, every second
 
     def summary(self) -> dict[str, Any]:
         v = self.venue
         volume = sum(f.amount for f in v.fills)
         edge = sum(int(f.side) * f.amount * (f.fair - f.price) for f in v.fills if f.fair == f.fair)
         pnl = v.pnl(self.final_mid)
+        changes = np.diff(np.asarray(self.equity)) if len(self.equity) > 2 else np.zeros(0)
+        std = float(changes.std()) if changes.size > 1 else 0.0
+        sharpe = float(changes.mean()) / std if std > 0.0 else None
         return {
             "window": self.window,
             "instrument": self.instrument,
@@ -87,6 +91,7 @@ class BacktestResult:
             "edge_per_unit": round(edge / volume, 4) if volume else None,
             "inventory_pnl": round(pnl + v.fees - edge, 6),
             "final_position": round(v.position, 8),
+            "sharpe_1s": None if sharpe is None else round(sharpe, 6),
             "max_inventory": round(v.max_position, 8),
             "simulated_s": round(self.simulated_s, 3),
             "wall_s": round(self.wall_s, 3),
@@ -257,6 +262,8 @@ class Backtest:
         last_update = -1
         started_book = False
         next_timer = times[0] if times else 0
+        next_sample = next_timer
+        equity: list[float] = []
         end_ns = max(times) if times else 0
         first_ns = times[0] if times else 0
         total = len(times)
@@ -278,6 +285,11 @@ class Backtest:
                     drain(next_timer)
                     if self.observer is not None:
                         self.observer.advance(next_timer)
+                    if started_book and next_timer >= next_sample:
+                        mid = venue.mid()
+                        if not math.isnan(mid):
+                            equity.append(venue.pnl(mid))
+                        next_sample += _NS
                     next_timer += self.timer_ns
                 drain(now)
                 core_t += perf() - t0
@@ -331,7 +343,7 @@ class Backtest:
             progress(1.0)
         return BacktestResult(
             self.name, self.window.name, rows, wall, (end_ns - first_ns) / _NS, venue,
-            venue.mid(), phases, self.decisions,
+            venue.mid(), phases, self.decisions, equity,
         )  # fmt: skip
 
     def _observe(self, now: int) -> None:

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "paper_table",
     "bench",
     "backtest",
+    "sweep",
     "record",
     "journal",
     "report",
