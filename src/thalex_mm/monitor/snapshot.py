@@ -1,0 +1,273 @@
+"""The snapshot file: the engine writes it in place, any number of readers map it.
+
+A file in ``/dev/shm`` (RAM; the temp folder where there is none), named by the run id,
+mapped with ``mmap``. Each section is guarded by a seqlock: the writer makes its sequence
+number odd, packs the fields with one ``struct.pack_into`` and makes it even again, so it
+never waits for a reader; a reader copies a section and keeps it only if the number was
+even and unchanged around the copy, so it never keeps a torn one. Stores and loads keep
+their program order on x86-64 (and the interpreter never reorders them); see
+docs/monitoring.md for readers in other languages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+import os
+import struct
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from thalex_mm.errors import UserError
+from thalex_mm.monitor import layout
+
+_SEQ = struct.Struct("<Q")
+_HEADER = layout.HEADER.struct
+_RUN = layout.RUN.struct
+_STATIC = layout.STATIC.struct
+_FAST = layout.FAST.struct
+_SLOW = layout.SLOW.struct
+PREFIX = "thalex-mm-"
+SUFFIX = ".snap"
+
+
+def default_dir() -> Path:
+    """Where snapshots live: /dev/shm (memory, not disk) if the system has it."""
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() else Path(tempfile.gettempdir())
+
+
+def snapshot_path(run_id: str, directory: Path | None = None) -> Path:
+    return (directory or default_dir()) / f"{PREFIX}{run_id}{SUFFIX}"
+
+
+class SnapshotWriter:
+    """Creates the file and writes its sections in place (the engine's side)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        run_id: str,
+        instruments: Sequence[tuple[str, float, float]],  # name, tick size, amount step
+        venue: str = "",
+        mode: str = "",
+    ) -> None:
+        self.path = path
+        self.names = tuple(name for name, _, _ in instruments)
+        size = layout.file_size(len(instruments))
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        except OSError as exc:
+            raise UserError(f"cannot create the live snapshot {path}: {exc.strerror}") from None
+        try:
+            os.ftruncate(fd, size)
+            self._map = mmap.mmap(fd, size)
+        finally:
+            os.close(fd)
+        self._buf = memoryview(self._map)
+        # sequence numbers: run section, then fast and slow per instrument
+        self._seq = [0] * (1 + 2 * len(instruments))
+        self.fast_offsets = [
+            layout.instrument_offset(i) + layout.FAST_OFFSET for i in range(len(self.names))
+        ]
+        self.slow_offsets = [
+            layout.instrument_offset(i) + layout.SLOW_OFFSET for i in range(len(self.names))
+        ]
+        for i, (name, tick, step) in enumerate(instruments):
+            self.write_static(i, name, tick, step)
+        nan = float("nan")
+        for i in range(len(self.names)):
+            self.write_fast(i, 0, 0, *([nan] * 17), 0, 0, 0, *([nan] * (4 * layout.MAX_LEVELS)))
+        _HEADER.pack_into(
+            self._buf, 0, b"\0" * 8, layout.VERSION, layout.HEADER.size, layout.RUN.size,
+            layout.INSTRUMENTS_OFFSET, layout.INSTRUMENT_SIZE, len(instruments),
+            layout.MAX_LEVELS, layout.N_BUCKETS, os.getpid(), time.time_ns(), *layout.BUCKETS_US,
+            layout.encode_text(run_id, 48), layout.encode_text(venue, 96),
+            layout.encode_text(mode, 64),
+        )  # fmt: skip
+        self._buf[0:8] = layout.MAGIC  # last: a reader that sees the magic sees a whole header
+        self.closed = False
+
+    def write_static(self, i: int, name: str, tick_size: float, amount_step: float) -> None:
+        """Instrument ``i``'s name and sizes (once the venue's specs are known)."""
+        _STATIC.pack_into(
+            self._buf,
+            layout.instrument_offset(i),
+            layout.encode_text(name, 48),
+            tick_size,
+            amount_step,
+        )
+
+    def write_run(self, *values: Any) -> None:
+        """The run section's fields in ``layout.RUN`` order."""
+        buf, seq = self._buf, self._seq[0] + 1
+        off = layout.RUN_OFFSET
+        _SEQ.pack_into(buf, off, seq)
+        _RUN.pack_into(buf, off + 8, *values)
+        _SEQ.pack_into(buf, off, seq + 1)
+        self._seq[0] = seq + 1
+
+    def write_fast(self, i: int, *values: Any) -> None:
+        """Instrument ``i``'s fast section (``layout.FAST`` order): market, model, quotes."""
+        buf, k = self._buf, 1 + 2 * i
+        seq = self._seq[k] + 1
+        off = self.fast_offsets[i]
+        _SEQ.pack_into(buf, off, seq)
+        _FAST.pack_into(buf, off + 8, *values)
+        _SEQ.pack_into(buf, off, seq + 1)
+        self._seq[k] = seq + 1
+
+    def write_slow(self, i: int, *values: Any) -> None:
+        """Instrument ``i``'s slow section (``layout.SLOW`` order): PnL, counters, latency."""
+        buf, k = self._buf, 2 + 2 * i
+        seq = self._seq[k] + 1
+        off = self.slow_offsets[i]
+        _SEQ.pack_into(buf, off, seq)
+        _SLOW.pack_into(buf, off + 8, *values)
+        _SEQ.pack_into(buf, off, seq + 1)
+        self._seq[k] = seq + 1
+
+    def close(self, *, remove: bool = True) -> None:
+        """Unmap (readers keep their own mapping of the last state) and remove the file."""
+        if self.closed:
+            return
+        self.closed = True
+        self._buf.release()
+        self._map.close()
+        if remove:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+
+class SnapshotBusyError(Exception):
+    """A section stayed mid-write for longer than a reader waits (the writer died in it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One consistent read: each section whole (sections are read one after another)."""
+
+    header: dict[str, Any]
+    run: dict[str, Any]
+    instruments: list[dict[str, Any]]  # static, fast and slow fields of each instrument
+    read_ns: int
+
+    @property
+    def run_id(self) -> str:
+        return str(self.header["run_id"])
+
+
+def read_section(buf: Any, offset: int, st: struct.Struct, spins: int = 100_000) -> tuple[Any, ...]:
+    """The section at ``offset``, copied whole: retried while the writer is inside it."""
+    seq_at = _SEQ.unpack_from
+    for n in range(spins):
+        before = seq_at(buf, offset)[0]
+        if not before & 1:
+            values = st.unpack_from(buf, offset + 8)
+            if seq_at(buf, offset)[0] == before:
+                return values
+        if n & 63 == 63:
+            time.sleep(0)  # let the writer's thread or process run
+    raise SnapshotBusyError(f"section at {offset} stayed mid-write")
+
+
+def _named(section: layout.Section, values: Sequence[Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    i = 0
+    for f in section.fields:
+        if f.fmt.endswith("s"):
+            out[f.name] = layout.decode_text(values[i])
+            i += 1
+        elif f.count == 1:
+            out[f.name] = values[i]
+            i += 1
+        else:
+            out[f.name] = list(values[i : i + f.count])
+            i += f.count
+    return out
+
+
+class SnapshotReader:
+    """Maps a snapshot file read-only; ``read()`` returns one consistent ``Snapshot``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            with path.open("rb") as f:
+                self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except FileNotFoundError:
+            raise UserError(f"no live snapshot at {path} (is the run still going?)") from None
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot map the live snapshot {path}: {exc}") from None
+        buf = self._map
+        if len(buf) < layout.HEADER.size or buf[0:8] != layout.MAGIC:
+            self._map.close()
+            raise UserError(f"{path} is not a thalex-mm snapshot (or it is still being created)")
+        self.header = _named(layout.HEADER, _HEADER.unpack_from(buf, 0))
+        if self.header["version"] != layout.VERSION:
+            self._map.close()
+            raise UserError(
+                f"{path}: snapshot layout version {self.header['version']}, this thalex-mm "
+                f"reads version {layout.VERSION}"
+            )
+
+    def read(self) -> Snapshot:
+        buf = self._map
+        run = _named(layout.RUN, read_section(buf, layout.RUN_OFFSET, _RUN))
+        instruments = []
+        for i in range(int(self.header["instrument_count"])):
+            base = layout.instrument_offset(i)
+            static = _named(layout.STATIC, _STATIC.unpack_from(buf, base))  # written before use
+            fast = _named(layout.FAST, read_section(buf, base + layout.FAST_OFFSET, _FAST))
+            slow = _named(layout.SLOW, read_section(buf, base + layout.SLOW_OFFSET, _SLOW))
+            slow["slow_updated_ns"] = slow.pop("updated_ns")
+            instruments.append({**static, **fast, **slow})
+        return Snapshot(self.header, run, instruments, time.time_ns())
+
+    def engine_alive(self) -> bool:
+        """False once the engine's process is gone (a crash leaves its snapshot behind)."""
+        try:
+            os.kill(int(self.header["pid"]), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def close(self) -> None:
+        self._map.close()
+
+
+def list_snapshots(directory: Path | None = None) -> list[Path]:
+    """Snapshot files in ``directory``, newest first."""
+    d = directory or default_dir()
+    found = [p for p in d.glob(f"{PREFIX}*{SUFFIX}") if p.is_file()]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def resolve(target: str | None, directory: Path | None = None) -> Path:
+    """A run id, a path, or None (the newest snapshot) -> the file to attach to."""
+    if target is None:
+        found = list_snapshots(directory)
+        if not found:
+            where = directory or default_dir()
+            raise UserError(f"no running engine found: no {PREFIX}*{SUFFIX} in {where}")
+        return found[0]
+    p = Path(target)
+    if p.exists() or os.sep in target:
+        return p
+    return snapshot_path(target, directory)
+
+
+@contextlib.contextmanager
+def attached(target: str | None, directory: Path | None = None) -> Iterator[SnapshotReader]:
+    reader = SnapshotReader(resolve(target, directory))
+    try:
+        yield reader
+    finally:
+        reader.close()
