@@ -19,6 +19,7 @@ from thalex_mm.errors import UserError
 # Subcommand modules, in the order they appear in --help.
 COMMAND_MODULES: tuple[str, ...] = (
     "run",
+    "watch",
     "config",
     "paper_table",
     "bench",
