@@ -53,8 +53,8 @@ def test_values_written_are_read_back_by_name(tmp_path: Path) -> None:
     path = tmp_path / "s.snap"
     w = write_snapshot(path, ("BTC-PERPETUAL", "ETH-PERPETUAL"))
     w.write_run(*values(layout.RUN, msgs_in=123, connection=layout.CONNECTED, blocked="slow"))
-    fast = values(layout.FAST, best_bid=100.5, state=2, bid_levels=1)
-    w.write_fast(1, *fast)
+    head = values(layout.FAST_HEAD, best_bid_ticks=2010, best_bid_lots=3, state=2, bid_levels=2)
+    w.write_fast(1, 2, 0, (*head, 2009, 2010, 5, 6))
     w.write_slow(1, *values(layout.SLOW, fills=7, reason="max loss", t2o_buckets=range(19)))
     w.write_static(1, "ETH-PERPETUAL", 0.05, 0.01)
     r = SnapshotReader(path)
@@ -63,7 +63,9 @@ def test_values_written_are_read_back_by_name(tmp_path: Path) -> None:
     assert snap.run["msgs_in"] == 123 and snap.run["blocked"] == "slow"
     eth = snap.instruments[1]
     assert eth["name"] == "ETH-PERPETUAL" and eth["tick_size"] == 0.05
-    assert eth["best_bid"] == 100.5 and eth["state"] == 2 and eth["fills"] == 7
+    assert eth["best_bid"] == 100.5 and eth["bid_amount"] == 0.03 and eth["state"] == 2
+    assert eth["bid_price"] == [100.5, 100.45] and eth["bid_size"] == [0.06, 0.05]  # best first
+    assert eth["ask_price"] == [] and math.isnan(eth["spread"]) and eth["fills"] == 7
     assert eth["reason"] == "max loss" and eth["t2o_buckets"] == list(range(19))
     btc = snap.instruments[0]  # only the creation's fast section: NaN prices, no levels
     assert math.isnan(btc["best_bid"]) and btc["bid_levels"] == 0

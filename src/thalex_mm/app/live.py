@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from bisect import bisect_left
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,12 +30,13 @@ from thalex_mm.monitor.snapshot import SnapshotWriter, snapshot_path
 if TYPE_CHECKING:
     from thalex_mm.app.run_stats import InstrumentStats
     from thalex_mm.app.runner import Runner
+    from thalex_mm.core.actions import QuoteReport
     from thalex_mm.core.instrument import Instrument
 
 log = logging.getLogger("thalex_mm.run")
 _NAN = float("nan")
-_NO_LEVELS = [_NAN] * layout.MAX_LEVELS
-_BOUNDS_NS = np.array([b * 1000.0 for b in layout.BUCKETS_US])
+_MAX = layout.MAX_LEVELS
+_BOUNDS_NS = [b * 1000.0 for b in layout.BUCKETS_US]  # a sample <= bound counts in it
 SLOW_INTERVAL_S = 1.0  # each instrument's slow section is refreshed this often
 
 
@@ -49,7 +50,7 @@ class Histogram:
         self.seen = 0  # ring.count already counted
         self.count = 0
         self.sum_ns = 0
-        self.buckets = np.zeros(layout.N_BUCKETS, dtype=np.int64)
+        self.buckets = [0] * layout.N_BUCKETS
 
     def update(self) -> None:
         new = self.ring.count - self.seen
@@ -59,16 +60,33 @@ class Histogram:
         samples = self.ring.newest(new)  # the ring may have dropped some: count what is kept
         self.count += len(samples)
         self.sum_ns += int(samples.sum())
-        idx = np.searchsorted(_BOUNDS_NS, samples, side="left")
-        self.buckets += np.bincount(idx, minlength=layout.N_BUCKETS)
+        buckets = self.buckets
+        if len(samples) <= 64:  # the usual timer tick: a few samples, cheaper without numpy
+            for x in samples.tolist():
+                buckets[bisect_left(_BOUNDS_NS, x)] += 1
+        else:
+            idx = np.searchsorted(_BOUNDS_NS, samples, side="left")
+            added = np.bincount(idx, minlength=layout.N_BUCKETS).tolist()
+            self.buckets = [a + b for a, b in zip(buckets, added, strict=True)]
 
 
 class _Slot:
-    __slots__ = ("hist", "i", "inst", "last_fast_ns", "last_msgs", "last_slow_ns", "st")
+    """One instrument's objects, looked up once (the core keeps them for the whole run)."""
+
+    __slots__ = (
+        "asks", "bids", "hist", "i", "inst", "last_fast_ns", "last_msgs", "last_slow_ns",
+        "market", "name", "permit", "position", "st",
+    )  # fmt: skip
 
     def __init__(self, i: int, inst: Instrument, st: InstrumentStats) -> None:
         self.i = i
         self.inst = inst
+        self.name = inst.name
+        self.market = inst.market
+        self.position = inst.position
+        self.permit = inst.risk.permit
+        self.bids = inst.orders.bids  # every order not closed (in flight included)
+        self.asks = inst.orders.asks
         self.st = st
         self.hist = Histogram(st.tick_to_order.ring)
         self.last_fast_ns = 0
@@ -86,6 +104,7 @@ class LiveFeed:
         self.writes = 0  # fast sections written by ``cycle``
         self.errors = 0  # a bug here costs the live view, never the run
         self._runner: Runner | None = None
+        self._last_quote: dict[str, QuoteReport] = {}
         self._slots: dict[str, _Slot] = {}
         self._order: list[_Slot] = []
         self._next = 0  # round-robin position of the slow refresh
@@ -102,6 +121,7 @@ class LiveFeed:
         engine, stats = runner.engine, runner.stats
         assert engine is not None and stats is not None
         self._runner = runner
+        self._last_quote = runner.last_quote
         for i, name in enumerate(self.writer.names):
             inst = engine.instruments.get(name)
             st = stats.by_name.get(name)
@@ -133,47 +153,42 @@ class LiveFeed:
             log.exception("error writing the live snapshot (%d so far)", self.errors)
 
     def _fast(self, slot: _Slot, now_ns: int) -> None:
-        inst = slot.inst
-        m = inst.market
-        spec = inst.spec
-        tick, step = spec.tick_size, spec.amount_step
-        bid = m.bid_ticks * tick if m.bid_lots else _NAN
-        ask = m.ask_ticks * tick if m.ask_lots else _NAN
-        assert self._runner is not None
-        report = self._runner.last_quote.get(inst.name)
+        m = slot.market
+        report = self._last_quote.get(slot.name)
         if report is None:
             sigma = a = k = ask_a = ask_k = reservation = _NAN
         else:
             sigma, a, k = report.sigma, report.A, report.k
             ask_a, ask_k, reservation = report.ask_A, report.ask_k, report.reservation_price
-        mq = inst.mq
-        bids: Sequence[tuple[int, int]]
-        asks: Sequence[tuple[int, int]]
-        if mq is not None:
-            bids = mq.sent_bids
-            asks = mq.sent_asks
+        mq = slot.inst.mq
+        if mq is None:  # one loop per side: cheaper than a comprehension per list
+            bt: list[int] = []
+            bl: list[int] = []
+            at: list[int] = []
+            al: list[int] = []
+            for o in slot.bids:
+                bt.append(o.price_ticks)
+                bl.append(o.amount_lots - o.filled_lots)
+            for o in slot.asks:
+                at.append(o.price_ticks)
+                al.append(o.amount_lots - o.filled_lots)
         else:
-            bids = sorted(
-                [(o.price_ticks, o.amount_lots - o.filled_lots) for o in inst.orders.bids],
-                reverse=True,
-            )
-            asks = sorted(
-                [(o.price_ticks, o.amount_lots - o.filled_lots) for o in inst.orders.asks]
-            )
-        nb, na = len(bids), len(asks)
-        spread = (asks[0][0] - bids[0][0]) * tick if nb and na else _NAN
-        n = layout.MAX_LEVELS
-        bp = [p * tick for p, _ in bids[:n]] + _NO_LEVELS[nb:]
-        bs = [q * step for _, q in bids[:n]] + _NO_LEVELS[nb:]
-        ap = [p * tick for p, _ in asks[:n]] + _NO_LEVELS[na:]
-        az = [q * step for _, q in asks[:n]] + _NO_LEVELS[na:]
-        pos = inst.position
+            bt = [level[0] for level in mq.sent_bids]
+            bl = [level[1] for level in mq.sent_bids]
+            at = [level[0] for level in mq.sent_asks]
+            al = [level[1] for level in mq.sent_asks]
+        nb, na = len(bt), len(at)
+        if nb > _MAX or na > _MAX:  # the first max_levels are listed, the counts are whole
+            bt, bl, at, al = bt[:_MAX], bl[:_MAX], at[:_MAX], al[:_MAX]
+        pos = slot.position
         self.writer.write_fast(
-            slot.i, now_ns, m.last_data_ns if m.last_data_ns > 0 else 0,
-            bid, ask, m.bid_lots * step, m.ask_lots * step, m.mid(), m.mark_price,
-            m.index_price, m.funding_rate, sigma, a, k, ask_a, ask_k, reservation, spread,
-            pos.lots * step, pos.average_price, int(inst.risk.permit.state), nb, na,
-            *bp, *bs, *ap, *az,
+            slot.i, nb, na,
+            (
+                now_ns, m.last_data_ns, m.bid_ticks, m.bid_lots, m.ask_ticks, m.ask_lots,
+                m.mark_price, m.index_price, m.funding_rate, sigma, a, k, ask_a, ask_k,
+                reservation, pos.lots, pos.average_price, slot.permit.state, nb, na,
+                *bt, *bl, *at, *al,
+            ),
         )  # fmt: skip
 
     # --- on the timer -----------------------------------------------------------------------
@@ -229,7 +244,7 @@ class LiveFeed:
         count, sum_ns, buckets = (
             (0, 0, [0] * layout.N_BUCKETS)
             if hist is None
-            else (hist.count, hist.sum_ns, hist.buckets.tolist())
+            else (hist.count, hist.sum_ns, hist.buckets)
         )
         engine = runner.engine
         blocked = runner.risk_blocked or (engine.restriction if engine is not None else None)
@@ -266,7 +281,7 @@ class LiveFeed:
             parts.edge, parts.inventory, parts.carried, parts.unexplained,
             st.volume_lots * step, st.notional, st.max_inventory_lots * step, st.fills,
             st.rejections, st.inserts, st.amends, st.cancels, st.mass_quotes, st.market_msgs,
-            rate, hist.count, hist.sum_ns, *hist.buckets.tolist(), layout.encode_text(reason, 96),
+            rate, hist.count, hist.sum_ns, *hist.buckets, layout.encode_text(reason, 96),
         )  # fmt: skip
 
     def final(self, runner: Runner, stop_reason: str) -> None:

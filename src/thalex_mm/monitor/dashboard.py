@@ -78,7 +78,7 @@ def alerts(snap: Snapshot, alive: bool = True, previous: Snapshot | None = None)
         elif state == 1:
             out.append(Alert(f"{name} REDUCING: {s['reason'] or 'no reason recorded'}", False))
         market_ns = s["market_ns"]
-        if running and not market_ns:
+        if running and market_ns <= 0:
             out.append(Alert(f"{name}: no market data yet", False))
         elif running and (snap.read_ns - market_ns) / 1e9 > STALE_MARKET_S:
             out.append(

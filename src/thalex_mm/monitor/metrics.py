@@ -177,7 +177,9 @@ def _instrument_families(snap: Snapshot, run_id: str) -> Iterator[Metric]:
         levels.add_metric([run_id, name, "bid"], float(s["bid_levels"]))
         levels.add_metric([run_id, name, "ask"], float(s["ask_levels"]))
         market_ns = s["market_ns"]
-        age.add_metric([run_id, name], (snap.read_ns - market_ns) / 1e9 if market_ns else math.nan)
+        age.add_metric(
+            [run_id, name], (snap.read_ns - market_ns) / 1e9 if market_ns > 0 else math.nan
+        )
     yield from (dist, levels, age)
     for metric, doc, key in INSTRUMENT_COUNTERS:
         c = CounterMetricFamily(P + metric, doc, labels=labels)

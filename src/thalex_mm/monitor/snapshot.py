@@ -30,6 +30,22 @@ _HEADER = layout.HEADER.struct
 _RUN = layout.RUN.struct
 _STATIC = layout.STATIC.struct
 _FAST = layout.FAST.struct
+
+
+def _fast_struct(nb: int, na: int) -> struct.Struct:
+    """The fast section after its sequence number with ``nb`` bids and ``na`` asks (the
+    unused entries zeroed), so a write is one ``pack_into``."""
+    m = layout.MAX_LEVELS
+    head = layout.FAST_HEAD.struct.format.lstrip("<")
+    bids = f"{nb}q{8 * (m - nb)}x" * 2
+    asks = f"{na}q{8 * (m - na)}x" * 2
+    return struct.Struct(f"<{head}{bids}{asks}")
+
+
+# by the number of bids, then of asks
+_FAST_BY = [
+    [_fast_struct(b, a) for a in range(layout.MAX_LEVELS + 1)] for b in range(layout.MAX_LEVELS + 1)
+]
 _SLOW = layout.SLOW.struct
 PREFIX = "thalex-mm-"
 SUFFIX = ".snap"
@@ -70,8 +86,8 @@ class SnapshotWriter:
         finally:
             os.close(fd)
         self._buf = memoryview(self._map)
-        # sequence numbers: run section, then fast and slow per instrument
-        self._seq = [0] * (1 + 2 * len(instruments))
+        # the same memory as uint64 words: a sequence number is one aligned 8-byte store
+        self._words = self._buf.cast("Q")
         self.fast_offsets = [
             layout.instrument_offset(i) + layout.FAST_OFFSET for i in range(len(self.names))
         ]
@@ -82,7 +98,7 @@ class SnapshotWriter:
             self.write_static(i, name, tick, step)
         nan = float("nan")
         for i in range(len(self.names)):
-            self.write_fast(i, 0, 0, *([nan] * 17), 0, 0, 0, *([nan] * (4 * layout.MAX_LEVELS)))
+            self.write_fast(i, 0, 0, (0, 0, 0, 0, 0, 0, *([nan] * 9), 0, nan, 0, 0, 0))
         _HEADER.pack_into(
             self._buf, 0, b"\0" * 8, layout.VERSION, layout.HEADER.size, layout.RUN.size,
             layout.INSTRUMENTS_OFFSET, layout.INSTRUMENT_SIZE, len(instruments),
@@ -105,38 +121,38 @@ class SnapshotWriter:
 
     def write_run(self, *values: Any) -> None:
         """The run section's fields in ``layout.RUN`` order."""
-        buf, seq = self._buf, self._seq[0] + 1
-        off = layout.RUN_OFFSET
-        _SEQ.pack_into(buf, off, seq)
-        _RUN.pack_into(buf, off + 8, *values)
-        _SEQ.pack_into(buf, off, seq + 1)
-        self._seq[0] = seq + 1
+        words, at = self._words, layout.RUN_OFFSET >> 3
+        seq = words[at] + 1
+        words[at] = seq  # odd: inside
+        _RUN.pack_into(self._buf, layout.RUN_OFFSET + 8, *values)
+        words[at] = seq + 1
 
-    def write_fast(self, i: int, *values: Any) -> None:
-        """Instrument ``i``'s fast section (``layout.FAST`` order): market, model, quotes."""
-        buf, k = self._buf, 1 + 2 * i
-        seq = self._seq[k] + 1
+    def write_fast(self, i: int, bids: int, asks: int, values: tuple[Any, ...]) -> None:
+        """Instrument ``i``'s fast section: ``values`` are the ``layout.FAST_HEAD`` fields
+        (market, model, position), then the ticks and lots of our ``bids`` bids, then those
+        of our ``asks`` asks (at most max_levels each; the unused entries are zeroed)."""
         off = self.fast_offsets[i]
-        _SEQ.pack_into(buf, off, seq)
-        _FAST.pack_into(buf, off + 8, *values)
-        _SEQ.pack_into(buf, off, seq + 1)
-        self._seq[k] = seq + 1
+        words, at = self._words, off >> 3
+        seq = words[at] + 1
+        words[at] = seq
+        _FAST_BY[bids][asks].pack_into(self._buf, off + 8, *values)
+        words[at] = seq + 1
 
     def write_slow(self, i: int, *values: Any) -> None:
         """Instrument ``i``'s slow section (``layout.SLOW`` order): PnL, counters, latency."""
-        buf, k = self._buf, 2 + 2 * i
-        seq = self._seq[k] + 1
         off = self.slow_offsets[i]
-        _SEQ.pack_into(buf, off, seq)
-        _SLOW.pack_into(buf, off + 8, *values)
-        _SEQ.pack_into(buf, off, seq + 1)
-        self._seq[k] = seq + 1
+        words, at = self._words, off >> 3
+        seq = words[at] + 1
+        words[at] = seq
+        _SLOW.pack_into(self._buf, off + 8, *values)
+        words[at] = seq + 1
 
     def close(self, *, remove: bool = True) -> None:
         """Unmap (readers keep their own mapping of the last state) and remove the file."""
         if self.closed:
             return
         self.closed = True
+        self._words.release()
         self._buf.release()
         self._map.close()
         if remove:
@@ -192,6 +208,32 @@ def _named(section: layout.Section, values: Sequence[Any]) -> dict[str, Any]:
     return out
 
 
+def _levels(s: dict[str, Any], side: str, sign: int) -> tuple[list[float], list[float]]:
+    """Prices and sizes of our levels on ``side``, best first (``sign`` -1 for bids)."""
+    n = min(s[f"{side}_levels"], layout.MAX_LEVELS)
+    ticks, lots = s[f"{side}_ticks"][:n], s[f"{side}_sizes"][:n]
+    pairs = sorted(zip(ticks, lots, strict=True), key=lambda pl: sign * pl[0])
+    tick, step = s["tick_size"], s["amount_step"]
+    return [p * tick for p, _ in pairs], [q * step for _, q in pairs]
+
+
+def derive(s: dict[str, Any]) -> dict[str, Any]:
+    """Prices and amounts from the ticks and lots (the static part's tick_size and
+    amount_step), our levels sorted best first, the book's mid and our spread."""
+    tick, step = s["tick_size"], s["amount_step"]
+    nan = float("nan")
+    s["best_bid"] = s["best_bid_ticks"] * tick if s["best_bid_lots"] else nan
+    s["best_ask"] = s["best_ask_ticks"] * tick if s["best_ask_lots"] else nan
+    s["bid_amount"], s["ask_amount"] = s["best_bid_lots"] * step, s["best_ask_lots"] * step
+    s["mid"] = 0.5 * (s["best_bid"] + s["best_ask"])
+    s["position"] = s["position_lots"] * step
+    s["bid_price"], s["bid_size"] = _levels(s, "bid", -1)
+    s["ask_price"], s["ask_size"] = _levels(s, "ask", 1)
+    has_both = s["bid_price"] and s["ask_price"]
+    s["spread"] = s["ask_price"][0] - s["bid_price"][0] if has_both else nan
+    return s
+
+
 class SnapshotReader:
     """Maps a snapshot file read-only; ``read()`` returns one consistent ``Snapshot``."""
 
@@ -226,7 +268,7 @@ class SnapshotReader:
             fast = _named(layout.FAST, read_section(buf, base + layout.FAST_OFFSET, _FAST))
             slow = _named(layout.SLOW, read_section(buf, base + layout.SLOW_OFFSET, _SLOW))
             slow["slow_updated_ns"] = slow.pop("updated_ns")
-            instruments.append({**static, **fast, **slow})
+            instruments.append(derive({**static, **fast, **slow}))
         return Snapshot(self.header, run, instruments, time.time_ns())
 
     def engine_alive(self) -> bool:
