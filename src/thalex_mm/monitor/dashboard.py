@@ -123,7 +123,9 @@ def _num(value: float, fmt: str) -> str:
 
 
 def _us(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f}"
+    if value is None:
+        return "-"
+    return f">={value:.0f}" if value >= layout.BUCKETS_US[-2] else f"{value:.0f}"  # +Inf bucket
 
 
 def header(snap: Snapshot, found: list[Alert], base: Snapshot | None) -> RenderableType:
