@@ -75,7 +75,7 @@ class _Slot:
 
     __slots__ = (
         "asks", "bids", "hist", "i", "inst", "last_fast_ns", "last_msgs", "last_slow_ns",
-        "market", "name", "permit", "position", "st",
+        "market", "name", "permit", "position", "rejects", "st",
     )  # fmt: skip
 
     def __init__(self, i: int, inst: Instrument, st: InstrumentStats) -> None:
@@ -88,6 +88,7 @@ class _Slot:
         self.bids = inst.orders.bids  # every order not closed (in flight included)
         self.asks = inst.orders.asks
         self.st = st
+        self.rejects: dict[int, int] = {}  # venue error code -> rejections
         self.hist = Histogram(st.tick_to_order.ring)
         self.last_fast_ns = 0
         self.last_slow_ns = 0
@@ -132,6 +133,15 @@ class LiveFeed:
                 self._slots[name] = slot
                 self._order.append(slot)
         self._run_hist = Histogram(stats.tick_to_order.ring)
+
+    def rejected(self, name: str, code: int) -> None:
+        """The venue rejected one of ``name``'s actions with ``code`` (counted by code)."""
+        slot = self._slots.get(name)
+        if slot is not None:
+            rejects = slot.rejects
+            if code not in rejects and len(rejects) >= layout.REJECT_CODES - 1:
+                code = -1  # the last entry collects the codes that do not fit
+            rejects[code] = rejects.get(code, 0) + 1
 
     # --- after a quoting cycle ------------------------------------------------------------
     def cycle(self, name: str, now_ns: int) -> None:
@@ -276,12 +286,15 @@ class LiveFeed:
         state = inst.risk.permit.state
         # why not ACTIVE (the last risk-state change), else why not quoting (if so)
         reason = runner.risk_reasons.get(inst.name, state.name) if state else inst.last_no_quote
+        pad = [0] * (layout.REJECT_CODES - len(slot.rejects))
+        codes, counts = [*slot.rejects, *pad], [*slot.rejects.values(), *pad]
         self.writer.write_slow(
             slot.i, now_ns, pos.realised, pos.unrealised(mark), pos.fees, pos.funding, total,
             parts.edge, parts.inventory, parts.carried, parts.unexplained,
             st.volume_lots * step, st.notional, st.max_inventory_lots * step, st.fills,
             st.rejections, st.inserts, st.amends, st.cancels, st.mass_quotes, st.market_msgs,
-            rate, hist.count, hist.sum_ns, *hist.buckets, layout.encode_text(reason, 96),
+            rate, hist.count, hist.sum_ns, *hist.buckets, *codes, *counts,
+            layout.encode_text(reason, 96),
         )  # fmt: skip
 
     def final(self, runner: Runner, stop_reason: str) -> None:

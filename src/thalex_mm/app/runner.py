@@ -297,6 +297,8 @@ class Runner:
                     inst.mq is not None and inst.mq.owns_action(e.action_id)
                 ):
                     st.rejections += 1
+                    if self.live is not None:
+                        self.live.rejected(st.spec.name, e.code)
                     return
 
     def _on_resynced(self, e: ev.Resynced, engine: Engine, stats: RunStats) -> None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 MAGIC = b"THXMMSNP"
 VERSION = 1
 MAX_LEVELS = 8  # quote levels per side kept in a record (the first ones, best first)
+# rejections are counted per venue error code for this many codes; later codes count as -1
+REJECT_CODES = 8
 # tick-to-order histogram buckets: upper bounds in microseconds, the last one +Inf
 BUCKETS_US: tuple[float, ...] = (
     5, 10, 15, 20, 25, 30, 40, 50, 75, 100, 150, 200, 300, 500, 1000, 2000, 5000, 10000, math.inf,
@@ -196,6 +198,8 @@ SLOW = Section(
         Field("t2o_count", "q"),
         Field("t2o_sum_ns", "q"),
         Field("t2o_buckets", "q", N_BUCKETS, "samples per bucket (not cumulative)"),
+        Field("reject_codes", "q", REJECT_CODES, "the venue's error codes rejections came with"),
+        Field("reject_counts", "q", REJECT_CODES, "how many with each code (0: unused)"),
         Field("reason", "96s", doc="why the risk state is not ACTIVE, or why it is not quoting"),
     ),
 )

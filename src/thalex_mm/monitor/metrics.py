@@ -58,7 +58,6 @@ PNL_COMPONENTS = (
 )
 INSTRUMENT_COUNTERS = (
     ("fills", "Fills (each trade id once).", "fills"),
-    ("rejections", "Order actions the venue rejected.", "rejections"),
     ("market_messages", "Market-data messages received.", "market_msgs"),
     ("traded_volume", "Volume filled (instrument units).", "volume"),
     ("traded_notional_usd", "Notional filled (USD).", "notional"),
@@ -186,6 +185,16 @@ def _instrument_families(snap: Snapshot, run_id: str) -> Iterator[Metric]:
         for s in insts:
             c.add_metric([run_id, s["name"]], float(s[key]))
         yield c
+    c = CounterMetricFamily(
+        P + "rejections",
+        "Order actions the venue rejected, by its error code (-1: codes past the first 7).",
+        labels=[*labels, "code"],
+    )
+    for s in insts:
+        for code, n in zip(s["reject_codes"], s["reject_counts"], strict=True):
+            if n:
+                c.add_metric([run_id, s["name"], str(code)], float(n))
+    yield c
     c = CounterMetricFamily(
         P + "order_actions", "Order actions sent, by action.", labels=[*labels, "action"]
     )
