@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from thalex_mm.app.latency import LatencyRing
-from thalex_mm.app.live import Histogram, LiveFeed, _Slot
+from thalex_mm.app.live import Histogram, LiveFeed, _Slot, open_live
+from thalex_mm.app.settings import config_from_data
+from thalex_mm.errors import UserError
 from thalex_mm.monitor import layout
 
 from .conftest import write_snapshot
@@ -49,3 +53,18 @@ def test_the_histogram_counts_each_sample_once_in_its_bucket() -> None:
         ring.add(1_000)
     hist.update()
     assert hist.count == 1505 and hist.buckets[0] == 1002
+
+
+def test_the_snapshot_can_be_turned_off_and_its_folder_must_exist(tmp_path: Path) -> None:
+    assert open_live(config_from_data({"run": {"snapshot": False}}), "off") is None
+    missing = config_from_data({"run": {"snapshot_dir": str(tmp_path / "nope")}})
+    with pytest.raises(UserError, match="is not a folder"):
+        open_live(missing, "x")
+    live = open_live(config_from_data({"run": {"snapshot_dir": str(tmp_path)}}), "on")
+    assert live is not None and live.metrics is None
+    assert live.path == str(tmp_path / "thalex-mm-on.snap")
+    assert "thalex-mm watch" in live.describe()
+    live.close()
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(Exception, match="snapshot_interval_ms"):
+        config_from_data({"run": {"snapshot_interval_ms": -1}})
