@@ -19,6 +19,7 @@ from thalex_mm.monitor.snapshot import (
     SnapshotBusyError,
     SnapshotReader,
     read_section,
+    remove_stale,
     resolve,
     snapshot_path,
 )
@@ -165,3 +166,22 @@ def test_a_reader_never_sees_a_torn_record_under_a_concurrent_writer(tmp_path: P
     assert reads > 1000 and len(seen) > 100, (reads, len(seen))
     assert max(seen) <= last
     print(f"{reads} reads, {len(seen)} versions seen, {torn_unguarded} torn without the check")
+
+
+def test_the_snapshot_of_an_engine_that_died_is_removed_by_the_next_run(tmp_path: Path) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    w = write_snapshot(tmp_path / "thalex-mm-dead.snap")
+    at = dict((f.name, off) for f, off in layout.HEADER.offsets())["pid"]
+    w._buf[at : at + 8] = int(dead.stdout).to_bytes(8, "little")  # a process that is gone
+    mine = write_snapshot(tmp_path / "thalex-mm-alive.snap")
+    (tmp_path / "thalex-mm-junk.snap").write_bytes(b"junk")
+    assert remove_stale(tmp_path) == [tmp_path / "thalex-mm-dead.snap"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "thalex-mm-alive.snap",
+        "thalex-mm-junk.snap",
+    ]
+    mine.close()
+    w.close()

@@ -25,7 +25,7 @@ from thalex_mm.app.settings import AppConfig
 from thalex_mm.errors import UserError
 from thalex_mm.monitor import layout
 from thalex_mm.monitor.exporter import MetricsProcess
-from thalex_mm.monitor.snapshot import SnapshotWriter, snapshot_path
+from thalex_mm.monitor.snapshot import SnapshotWriter, remove_stale, snapshot_path
 
 if TYPE_CHECKING:
     from thalex_mm.app.run_stats import InstrumentStats
@@ -345,6 +345,7 @@ def open_live(cfg: AppConfig, run_id: str, *, venue: str = "", mode: str = "") -
     directory = Path(run.snapshot_dir) if run.snapshot_dir is not None else None
     if directory is not None and not directory.is_dir():
         raise UserError(f"run.snapshot_dir {str(directory)!r} is not a folder")
+    remove_stale(directory)  # what crashed runs left behind
     writer = SnapshotWriter(
         snapshot_path(run_id, directory),
         run_id=run_id,

@@ -292,6 +292,26 @@ def list_snapshots(directory: Path | None = None) -> list[Path]:
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
+def remove_stale(directory: Path | None = None) -> list[Path]:
+    """Remove the snapshots of engines whose process is gone (crashed or killed): the next
+    run on the machine tidies up what a crash left in shared memory."""
+    removed = []
+    for path in list_snapshots(directory):
+        try:
+            reader = SnapshotReader(path)
+        except UserError:
+            continue  # not ours, or still being created
+        try:
+            alive = reader.engine_alive()
+        finally:
+            reader.close()
+        if not alive:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
 def resolve(target: str | None, directory: Path | None = None) -> Path:
     """A run id, a path, or None (the newest snapshot) -> the file to attach to."""
     if target is None:
