@@ -21,10 +21,22 @@ MAY_IMPORT: dict[str, set[str]] = {
     "exchange": {"venue"},
     "journal": set(),
     "report": {"journal"},
+    "monitor": set(),  # it knows only the snapshot file
     "backtest": {"core", "exchange", "model"},
-    "app": {"core", "model", "venue", "exchange", "journal", "backtest"},
-    "bench": {"app", "core", "model", "venue", "exchange", "journal", "backtest"},
-    "cli": {"app", "bench", "core", "model", "venue", "exchange", "journal", "backtest", "report"},
+    "app": {"core", "model", "venue", "exchange", "journal", "backtest", "monitor"},
+    "bench": {"app", "core", "model", "venue", "exchange", "journal", "backtest", "monitor"},
+    "cli": {
+        "app",
+        "bench",
+        "core",
+        "model",
+        "venue",
+        "exchange",
+        "journal",
+        "backtest",
+        "report",
+        "monitor",
+    },  # fmt: skip
 }
 # the sans-I/O rooms: no sockets, event loops, threads, clocks, files or logging
 NO_IO = {"core", "model", "domain"}

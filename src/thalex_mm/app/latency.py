@@ -50,6 +50,14 @@ class LatencyRing:
         i = self._next
         return np.concatenate((self._buf[i:], self._buf[:i]))
 
+    def newest(self, n: int) -> npt.NDArray[np.int64]:
+        """The newest ``n`` samples (fewer if fewer are kept), oldest first (a copy)."""
+        n = min(n, self.count, self.capacity)
+        i = self._next
+        if n <= i:
+            return self._buf[i - n : i].copy()
+        return np.concatenate((self._buf[self.capacity - (n - i) :], self._buf[:i]))
+
     def percentile_us(self, q: float) -> float | None:
         """The q-th percentile (0..100) of the kept samples in microseconds, None if empty."""
         n = min(self.count, self.capacity)

@@ -60,6 +60,7 @@ class RunOptions:
     summary_json: Path | None = None
     verbose: bool = False
     allow_production: bool = False
+    metrics_port: int | None = None
 
 
 def effective_config(opts: RunOptions) -> AppConfig:
@@ -93,6 +94,10 @@ def effective_config(opts: RunOptions) -> AppConfig:
     run = cfg.run if opts.duration_s is None else replace(cfg.run, duration_s=opts.duration_s)
     if opts.no_warm_start:
         run = replace(run, warm_start=False)
+    if opts.metrics_port is not None:
+        if not 1 <= opts.metrics_port <= 65535:
+            raise UserError(f"--metrics-port must be 1..65535, got {opts.metrics_port}")
+        run = replace(run, metrics_port=opts.metrics_port, snapshot=True)
     journal = cfg.journal
     if opts.journal is not None:
         if opts.no_journal:
@@ -354,6 +359,13 @@ async def _run(
     out: TextIO,
 ) -> dict[str, Any]:
     runner = make_runner(cfg, endpoint, creds, journal=journal, start=start, mode=mode)
+    from thalex_mm.app.live import open_live  # noqa: PLC0415
+    from thalex_mm.journal.directory import new_run_id  # noqa: PLC0415
+
+    run_id = journal.run_id if journal is not None else new_run_id()
+    live = open_live(cfg, run_id, venue=endpoint.url, mode=mode)  # a port in use: stop here
+    if live is not None:
+        runner.live = live.feed
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runner.request_stop, sig.name)
@@ -369,6 +381,8 @@ async def _run(
     )
     if start.warm.off is not None:
         out.write(f"warm start: off ({start.warm.off})\n")
+    if live is not None:
+        out.write(live.describe() + "\n")
 
     def announce(line: str) -> None:  # the warm start's line, once the engine is built
         out.write(line + "\n")
@@ -389,3 +403,5 @@ async def _run(
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        if live is not None:
+            live.close()

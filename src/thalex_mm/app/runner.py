@@ -26,6 +26,7 @@ from typing import Any
 from thalex_mm.app.engine_setup import EngineSetupError, engine_config, missing_instrument
 from thalex_mm.app.heap import HeapSettings, set_malloc_mmap_threshold
 from thalex_mm.app.journaling import JournalBridge
+from thalex_mm.app.live import LiveFeed
 from thalex_mm.app.polling import keep_polling
 from thalex_mm.app.reporting import RunFacts, run_summary, status_line
 from thalex_mm.app.run_stats import RunStats
@@ -83,6 +84,8 @@ class Runner:
         self.last_quote: dict[str, act.QuoteReport] = {}
         self.kill_switches: list[act.KillSwitch] = []
         self.on_decision: Callable[[act.Decision], None] | None = None  # tests, tools
+        self.live: LiveFeed | None = None  # the live snapshot (app/live.py), if any
+        self.risk_reasons: dict[str, str] = {}  # the last risk-state change's reason
         # estimator states to resume from (app/warm_start.py) and where the line saying what
         # was restored goes; None: no warm start (the launcher says why)
         self.warm_start: SavedStates | None = None
@@ -147,6 +150,8 @@ class Runner:
             await self.client.close(settled=self._orders_closed)
             self._heap.restore()
             self._save_estimators()  # what this run learnt, for the next one's warm start
+            if self.live is not None:
+                self.live.final(self, self.stop_reason)
         if self.fatal is not None:
             raise UserError(self.fatal)
         return self.summary()
@@ -182,6 +187,8 @@ class Runner:
             models = {s.name: (s.quote.model, s.quote.gamma_usd) for s in self.config.instruments}
             self.bridge = JournalBridge(self.journal, STRATEGY, specs, models)
             self.bridge.fair_at = self.fair_at_fill
+        if self.live is not None:
+            self.live.bind(self)
         return engine
 
     def fair_at_fill(self, instrument: str, trade_id: str) -> float | None:
@@ -264,6 +271,8 @@ class Runner:
             stats.by_name[market].quality.on_fair(event.now_ns, inst.mark())  # fair value
             if bridge is not None:
                 bridge.market(market, event.now_ns, inst.market)
+            if self.live is not None:
+                self.live.cycle(market, event.now_ns)
         if decisions:
             self._on_decisions(decisions)
             decisions.clear()
@@ -304,6 +313,8 @@ class Runner:
                     inst.mq is not None and inst.mq.owns_action(e.action_id)
                 ):
                     st.rejections += 1
+                    if self.live is not None:
+                        self.live.rejected(st.spec.name, e.code)
                     return
 
     def _on_resynced(self, e: ev.Resynced, engine: Engine, stats: RunStats) -> None:
@@ -342,6 +353,7 @@ class Runner:
                 self.kill_switches.append(d)  # type: ignore[arg-type]
                 log.warning("kill switch: %s", d.reason)  # type: ignore[union-attr]
             elif t is act.RiskStateChanged:
+                self.risk_reasons[d.instrument] = d.reason  # type: ignore[union-attr]
                 log.info(
                     "%s: risk state %s -> %s (%s)",
                     d.instrument, d.old.name, d.new.name, d.reason,  # type: ignore[union-attr]
@@ -411,6 +423,8 @@ class Runner:
                 self._save_estimators()
             if self.journal is not None:
                 self.journal.prefault()  # the next appends' pages, mapped ahead of them
+            if self.live is not None:
+                self.live.timer(time.time_ns(), interval)
             if now >= next_status:
                 next_status = now + status_every
                 frames_in = self.client.protocol.stats.frames

@@ -131,8 +131,27 @@ class RunSettings:
     # state in the journal, if it is at most warm_start_max_age_s old; off without a journal
     warm_start: bool = True
     warm_start_max_age_s: float = 3600.0
+    # the live snapshot (app/live.py, docs/monitoring.md) for `thalex-mm watch` and metrics:
+    # written after a quoting cycle at most every snapshot_interval_ms per instrument, into
+    # snapshot_dir (None: /dev/shm, else the temp folder)
+    snapshot: bool = True
+    snapshot_interval_ms: float = 100.0
+    snapshot_dir: str | None = None
+    # serve Prometheus metrics read from the snapshot on http://metrics_host:metrics_port/
+    # (a separate process, never the event loop); None: no metrics
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
+        if not (0 <= self.snapshot_interval_ms <= 60_000):
+            raise ValueError("run.snapshot_interval_ms must be 0..60000 (0: every cycle)")
+        if self.metrics_port is not None:
+            if not (1 <= self.metrics_port <= 65535):
+                raise ValueError(f"run.metrics_port must be 1..65535, got {self.metrics_port}")
+            if not self.snapshot:
+                raise ValueError("run.metrics_port needs run.snapshot = true (metrics read it)")
+        if not self.metrics_host.strip():
+            raise ValueError("run.metrics_host must not be empty")
         if not (0 < self.warm_start_max_age_s < math.inf):
             raise ValueError("run.warm_start_max_age_s must be positive")
         if not (0 <= self.malloc_mmap_threshold_kb <= 32768):

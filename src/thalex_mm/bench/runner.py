@@ -21,7 +21,7 @@ Metrics = dict[str, float | int | str]
 # Benchmark modules under thalex_mm.bench, in run order.
 BENCH_MODULES: tuple[str, ...] = (
     "quote", "decode", "core", "matching", "exchange", "journal", "sustained", "memory", "logs",
-    "tick_to_order", "economics", "backtest",
+    "tick_to_order", "economics", "backtest", "monitor",
 )  # fmt: skip
 
 
@@ -72,6 +72,10 @@ BUDGETS: dict[str, Budget] = {
     "econ_informed_pnl_per_min": Budget(0.0, "USD/min", higher_is_better=True),
     "backtest_events_per_s": Budget(1_000_000, "events/s", higher_is_better=True),
     "backtest_vs_hftbacktest": Budget(0.25, "x hftbacktest", higher_is_better=True),
+    # the live snapshot (bench/monitor.py): one cycle's write, and tick-to-order with it on
+    # vs off in the same run (interleaved)
+    "snapshot_write_us_median": Budget(2.0, "us"),
+    "snapshot_tick_to_order_p50_ratio": Budget(1.1, "x (on/off)"),
 }
 
 # Units for metrics without a budget, by name suffix.

@@ -43,6 +43,7 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -154,6 +155,7 @@ async def _run_engine(
     quoted: tuple[str, ...],
     mass_quote: bool,
     spin: bool = False,
+    setup: Callable[[Any], None] | None = None,
 ) -> dict[str, Any]:
     from thalex_mm.app.runner import Runner  # noqa: PLC0415
     from thalex_mm.app.settings import (  # noqa: PLC0415
@@ -207,6 +209,8 @@ async def _run_engine(
         marks["end_t"] = time.perf_counter()
         runner.request_stop("bench done")
 
+    if setup is not None:  # another benchmark's hook (bench/monitor.py): the runner, unstarted
+        setup(runner)
     window = asyncio.get_running_loop().create_task(mark_window())
     summary = await runner.run(warmup_s + seconds + 30.0)
     if not window.done():
@@ -256,6 +260,7 @@ def measure(
     quoted: tuple[str, ...] = QUOTED,
     mass_quote: bool = False,
     spin: bool = False,
+    setup: Callable[[Any], None] | None = None,
 ) -> dict[str, Any]:
     """One exchange process, one engine run; the raw samples (ns) and rates."""
     from thalex_mm.venue.thalex.auth import generate_key_pair  # noqa: PLC0415
@@ -276,6 +281,7 @@ def measure(
                 quoted=quoted,
                 mass_quote=mass_quote,
                 spin=spin,
+                setup=setup,
             )
             try:
                 import uvloop  # noqa: PLC0415

@@ -21,6 +21,7 @@ from thalex_mm.secrets import scrub
 # Subcommand modules, in the order they appear in --help.
 COMMAND_MODULES: tuple[str, ...] = (
     "run",
+    "watch",
     "config",
     "paper_table",
     "bench",

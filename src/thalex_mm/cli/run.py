@@ -55,6 +55,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--summary-json", metavar="FILE", type=Path, help="also write the summary as JSON"
     )
+    parser.add_argument(
+        "--metrics-port",
+        metavar="PORT",
+        type=int,
+        help="serve Prometheus metrics on this port (run.metrics_host, default 127.0.0.1)",
+    )
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     parser.add_argument(
         "--i-understand-this-is-production",
@@ -82,5 +88,6 @@ def run(args: argparse.Namespace) -> int:
         summary_json=args.summary_json,
         verbose=args.verbose,
         allow_production=args.allow_production,
+        metrics_port=args.metrics_port,
     )
     return run_command(opts)
