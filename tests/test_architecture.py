@@ -36,7 +36,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "backtest",
         "report",
         "monitor",
-    },  # fmt: skip
+    },
 }
 # the sans-I/O rooms: no sockets, event loops, threads, clocks, files or logging
 NO_IO = {"core", "model", "domain"}

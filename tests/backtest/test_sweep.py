@@ -75,7 +75,7 @@ def test_two_workers_share_one_postgresql_study(tmp_path: Path, pg_url: str) -> 
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for i in range(2)
     ]
     for p in procs:

@@ -145,3 +145,21 @@ def test_candle_state_round_trip_and_bad_input() -> None:
         VolumeCandles.from_state({**vc.to_state(), "current": {"open": 1}})
     with pytest.raises(ValueError, match="history"):
         VolumeCandles(1.0, history=1)
+
+
+def test_exhaustion_is_a_strong_trend_whose_last_bar_stalled() -> None:
+    c = VolumeCandles(volume_per_candle=1.0, history=6)
+    for i in range(6):  # six bars up, 1 % each: a strong trend
+        c.on_trade(i, 100.0 * 1.01 ** (i + 1), 1.0, 1)
+    assert c.exhaustion == pytest.approx(0.0, abs=1e-9)  # still moving: not exhausted
+    c.on_trade(7, c.candles[-1].close * 1.001, 1.0, 1)  # the next bar barely moves
+    # the window: the last six bar returns, five of log 1.01 and the stalled log 1.001
+    window = [math.log(1.01)] * 5 + [math.log(1.001)]
+    by_hand = 1.0 - abs(window[-1]) / (sum(abs(r) for r in window) / len(window))
+    assert c.momentum_z is not None and c.momentum_z >= 1.0
+    assert c.exhaustion == pytest.approx(by_hand)
+    assert c.exhaustion > 0.8
+    flat = VolumeCandles(volume_per_candle=1.0, history=6)
+    for i in range(6):  # no trend: no exhaustion
+        flat.on_trade(i, 100.0 + (0.5 if i % 2 else -0.5), 1.0, 1)
+    assert flat.exhaustion == 0.0

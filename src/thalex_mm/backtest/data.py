@@ -171,4 +171,7 @@ def convert(window: Window, out_dir: Path) -> list[Path]:
         target = out_dir / f"{window.name}_{table}.parquet"
         pq.write_table(data, target, compression="zstd")
         written.append(target)
+    meta = window.prefix.parent / f"{window.name}_meta.json"
+    if meta.is_file():  # a recording's own grid goes with it
+        (out_dir / meta.name).write_text(meta.read_text(encoding="utf-8"), encoding="utf-8")
     return written

@@ -75,6 +75,8 @@ class QuoterConfig:
     candle_history: int = 20  # closed candles the signals look back over
     candle_momentum_weight: float = 0.0  # shift by this × the window's log change × mid
     candle_reversal_weight: float = 0.0  # shift by this × reversal z × bar std × mid
+    candle_exhaustion_weight: float = 0.0  # shift against a stalled trend: −this × exhaustion
+    # × bar std × mid
     candle_widen_per_z: float = 0.0  # widen both sides by this × |momentum z| (price units)
 
     def __post_init__(self) -> None:
@@ -101,7 +103,11 @@ class QuoterConfig:
         _int_at_least("quoter.vamp_depth_lots", self.vamp_depth_lots, 0)
         _non_negative("quoter.candle_volume", self.candle_volume)
         _int_at_least("quoter.candle_history", self.candle_history, 2)
-        for name in ("candle_momentum_weight", "candle_reversal_weight"):
+        for name in (
+            "candle_momentum_weight",
+            "candle_reversal_weight",
+            "candle_exhaustion_weight",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not (-_INF < value < _INF):
                 raise ValueError(f"quoter.{name} must be a finite number, got {value!r}")

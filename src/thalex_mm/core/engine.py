@@ -187,14 +187,14 @@ class Engine(ReplyHandlers):
         inst = self.instruments.get(e.instrument)
         if inst is not None:
             inst.market.on_top(e)
-            inst.quoter.on_market(e.now_ns, inst.market, inst.own_quotes())
+            inst.quoter.on_market(e.now_ns, inst.market, inst.own_quotes(), inst.best_quotes())
             self._cycle(inst, e.now_ns, actions, decisions)
 
     def _on_book(self, e: ev.BookUpdate, actions: list[Action], decisions: list[Decision]) -> None:
         inst = self.instruments.get(e.instrument)
         if inst is not None:
             inst.market.on_book(e)
-            inst.quoter.on_market(e.now_ns, inst.market, inst.own_quotes())
+            inst.quoter.on_market(e.now_ns, inst.market, inst.own_quotes(), inst.best_quotes())
             self._cycle(inst, e.now_ns, actions, decisions)
 
     def _on_ticker(self, e: ev.Ticker, actions: list[Action], decisions: list[Decision]) -> None:
@@ -203,7 +203,7 @@ class Engine(ReplyHandlers):
             inst.market.on_ticker(e)
             if e.mark_price > 0.0:
                 inst.guard.reference_ticks = e.mark_price / inst.spec.tick_size
-            inst.quoter.on_market(e.now_ns, inst.market, inst.own_quotes())
+            inst.quoter.on_market(e.now_ns, inst.market, inst.own_quotes(), inst.best_quotes())
             self._cycle(inst, e.now_ns, actions, decisions)
 
     def _on_public_trade(

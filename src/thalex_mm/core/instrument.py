@@ -66,6 +66,22 @@ class Instrument:
         mark = self.market.mark_price
         return mark if mark > 0.0 else self.market.mid()
 
+    def best_quotes(self) -> tuple[int, int]:
+        """Our best resting bid and ask, ticks (0: none), for the intensity fit's second
+        source (our fills against our quoted distance)."""
+        mq = self.mq
+        if mq is not None:
+            sb, sa = mq.sent_bids, mq.sent_asks
+            return (sb[0][0] if sb else 0), (sa[0][0] if sa else 0)
+        bid = ask = 0
+        for o in self.orders.bids:
+            if o.state is not _CLOSED and o.price_ticks > bid:
+                bid = o.price_ticks
+        for o in self.orders.asks:
+            if o.state is not _CLOSED and (ask == 0 or o.price_ticks < ask):
+                ask = o.price_ticks
+        return bid, ask
+
     def own_quotes(self) -> OwnQuotes | None:
         """Our resting lots per price when some may be part of the book the mid comes from
         (one of ours at the touch, or anywhere with VAMP); None otherwise (the cheap usual

@@ -165,6 +165,7 @@ class Quoter:
         now_ns: int,
         market: MarketState,
         own: tuple[dict[int, int], dict[int, int]] | None = None,
+        best_own: tuple[int, int] = (0, 0),
     ) -> None:
         """After a book/top/ticker change: the others' mid, the fair price, σ and the book
         the takers see. ``own``: our resting lots per price (bids, asks) when they may be
@@ -204,11 +205,14 @@ class Quoter:
         intensity = self.intensity
         if intensity is not None:
             tick = self.spec.tick_size
+            own_bid, own_ask = best_own
             intensity.observe_book(
                 now_ns,
                 fair,
                 market.bid_ticks * tick if market.bid_lots > 0 else None,
                 market.ask_ticks * tick if market.ask_lots > 0 else None,
+                own_bid * tick if own_bid else None,
+                own_ask * tick if own_ask else None,
             )
         if plain != self.last_mid:
             self.last_mid = plain
@@ -304,6 +308,9 @@ class Quoter:
         std = candles._std()
         if cfg.candle_reversal_weight and reversal is not None and std is not None:
             shift += cfg.candle_reversal_weight * reversal * std * mid
+        exhaustion = candles.exhaustion
+        if cfg.candle_exhaustion_weight and exhaustion is not None and std is not None:
+            shift -= cfg.candle_exhaustion_weight * exhaustion * std * mid
         widen = 0.0
         z = candles.momentum_z
         if cfg.candle_widen_per_z and z is not None:

@@ -12,6 +12,9 @@ reference is its own open), kept as running sums:
 * ``momentum_z``: Σ r / (std(r)·√n), how strong that trend is against bar-to-bar noise;
 * ``reversal``: −(r_last − mean(r)) / std(r): positive after an unusually sharp drop (expect
   a bounce), negative after a sharp rise;
+* ``exhaustion``: with a strong trend (|momentum z| ≥ 1), how little its last bar moved
+  against the window's mean absolute bar move, signed like the trend (+1: an up-trend that
+  stalled);
 * ``imbalance``: (buy − sell aggressor volume) / volume over the window.
 """
 
@@ -175,6 +178,23 @@ class VolumeCandles:
             return None
         mean = self._sum_r / len(self._rets)
         return -(self._rets[-1] - mean) / std
+
+    @property
+    def exhaustion(self) -> float | None:
+        """How much a strong trend has stalled in its last bar, signed like the trend: with
+        |momentum z| ≥ 1, sign(momentum)·(1 − min(1, |r_last| / mean |r|)); 0 otherwise.
+        Near +1: an up-trend whose last bar barely moved (its buyers running out)."""
+        z = self.momentum_z
+        rets = self._rets
+        if z is None or not rets:
+            return None
+        if abs(z) < 1.0:
+            return 0.0
+        mean_abs = math.fsum(abs(r) for r in rets) / len(rets)
+        if mean_abs <= 0.0:
+            return 0.0
+        stall = 1.0 - min(1.0, abs(rets[-1]) / mean_abs)
+        return math.copysign(stall, z)
 
     @property
     def imbalance(self) -> float | None:

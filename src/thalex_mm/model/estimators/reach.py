@@ -19,7 +19,10 @@ sweeps and exposure decay with ``half_life_s`` (lazy weights, rebased before the
 Because the censoring is modelled, our own quotes in the book do not bias the fit; as a
 second guard, while our own fills make more than ``own_share_limit`` of a side's traded
 volume the refit may not raise that side's k or A (it may not quote tighter on the strength
-of its own prints).
+of its own prints). Our own fills against our quoted distance are a second source: with the
+time our best quote spent at each distance, A_own = fills / Σ T_j·e^(−k·d_j) at the fit's k
+(``own_estimate``; its ratio to the tape's A is in the status), and it supplies A while the
+tape is still too thin for a fit.
 
 Sides are named by our quotes: ``BID`` is filled by sell takers, ``ASK`` by buy takers.
 Prices and distances are in price units, time in ns (passed in), A per second, k per price
@@ -53,10 +56,31 @@ _SEARCH_STEPS = 48
 class _Side:
     """The decayed sufficient statistics of one side and its current fit."""
 
-    __slots__ = ("A", "exposure", "fitted", "k", "n", "own", "status", "sweeps", "total", "where")
+    __slots__ = (
+        "A",
+        "exposure",
+        "fitted",
+        "k",
+        "n",
+        "own",
+        "own_A",
+        "own_fills",
+        "own_last_ns",
+        "own_where",
+        "quoted",
+        "status",
+        "sweeps",
+        "total",
+        "where",
+    )
 
     def __init__(self, n_bins: int, A: float, k: float) -> None:
         self.exposure = [0.0] * (n_bins + 1)  # weighted seconds with the best level at bin j
+        self.quoted = [0.0] * (n_bins + 1)  # weighted seconds with our best quote at bin j
+        self.own_where = -1  # bin of our best quote now (-1: none)
+        self.own_fills = 0.0  # weighted count of sweeps that filled us on this side
+        self.own_last_ns = -1  # the last of them (one sweep fills several of our levels)
+        self.own_A = math.nan  # A from our own fills at our quoted distances, at the fit's k
         self.sweeps: dict[tuple[int, int], float] = {}  # (a bin, b bin or -1 = none) -> weight
         self.n = 0.0  # weighted sweep count
         self.own = 0.0  # weighted lots of our own fills on this side
@@ -69,6 +93,8 @@ class _Side:
 
     def scale(self, factor: float) -> None:
         self.exposure = [e * factor for e in self.exposure]
+        self.quoted = [e * factor for e in self.quoted]
+        self.own_fills *= factor
         self.sweeps = {key: w * factor for key, w in self.sweeps.items()}
         self.n *= factor
         self.own *= factor
@@ -183,11 +209,18 @@ class ReachIntensity:
             return 0
         return j if j < self.max_depth_bins else self.max_depth_bins
 
-    def observe_book(
-        self, ts_ns: int, fair: float, best_bid: float | None, best_ask: float | None
+    def observe_book(  # noqa: PLR0917 - positional: called on every book event
+        self,
+        ts_ns: int,
+        fair: float,
+        best_bid: float | None,
+        best_ask: float | None,
+        own_bid: float | None = None,
+        own_ask: float | None = None,
     ) -> None:
         """The book as the takers see it from ``ts_ns`` on: the best resting prices (ours
-        included; None for an empty side) and the fair price they reach from."""
+        included; None for an empty side) and the fair price they reach from; ``own_*``:
+        our own best quotes (the second source: our fills against our quoted distance)."""
         if not (0.0 < fair < math.inf):
             self.rejected += 1
             return
@@ -200,10 +233,14 @@ class ReachIntensity:
             for s in self._sides:
                 if s.where >= 0:
                     s.exposure[s.where] += w
+                if s.own_where >= 0:
+                    s.quoted[s.own_where] += w
         self._last_ns = ts_ns
         bid_side, ask_side = self._sides
         bid_side.where = -1 if best_bid is None else self._bin(fair - best_bid)
         ask_side.where = -1 if best_ask is None else self._bin(best_ask - fair)
+        bid_side.own_where = -1 if own_bid is None else self._bin(fair - own_bid)
+        ask_side.own_where = -1 if own_ask is None else self._bin(own_ask - fair)
 
     def on_sweep(
         self, ts_ns: int, side: int, reached: float, next_level: float | None, lots: float
@@ -234,7 +271,17 @@ class ReachIntensity:
     def on_own_fill(self, ts_ns: int, side: int, lots: float) -> None:
         """Lots of our own order on ``side`` filled (they are also in the public tape)."""
         if lots > 0.0:
-            self._sides[side].own += self._weight(ts_ns) * lots
+            w = self._weight(ts_ns)
+            s = self._sides[side]
+            s.own += w * lots
+            if ts_ns != s.own_last_ns:  # the fills of one sweep arrive together: one event
+                s.own_last_ns = ts_ns
+                s.own_fills += w
+
+    def own_estimate(self, side: int) -> float:
+        """A from our own fills against the time our best quote spent at each distance,
+        at the side's current k: a second source beside the tape (NaN without data)."""
+        return self._sides[side].own_A
 
     def resume(self) -> None:
         """After a restore: do not count the time since the saved state as exposure."""
@@ -255,8 +302,21 @@ class ReachIntensity:
         for s in self._sides:
             self._fit_side(s)
 
+    def _own_a(self, s: _Side, k: float) -> float:
+        quoted = np.asarray(s.quoted)
+        if s.own_fills <= 0.0 or not quoted.any():
+            return math.nan
+        depths = np.arange(quoted.size) * self.tick
+        return s.own_fills / float(quoted @ np.exp(-k * depths))
+
     def _fit_side(self, s: _Side) -> None:
         if s.n < self.min_sweeps:
+            s.own_A = self._own_a(s, s.k)
+            if s.own_fills >= self.min_sweeps and s.own_A > 0.0:
+                # the tape is thin but we have fills of our own: A from them, at the prior k
+                s.A = s.own_A
+                s.status = f"thin tape ({s.n:.0f} sweeps): A from {s.own_fills:.0f} own fills"
+                return
             s.status = f"thin data: {s.n:.0f} sweeps (need {self.min_sweeps:.0f})"
             return
         exposure = np.asarray(s.exposure)
@@ -304,6 +364,9 @@ class ReachIntensity:
         else:
             s.status = f"ok: {n:.0f} sweeps" + (" (k at its bound)" if at_edge else "")
         s.A, s.k = A, k
+        s.own_A = self._own_a(s, k)
+        if s.own_A == s.own_A and s.own_fills >= self.min_sweeps:
+            s.status += f"; own fills imply A = {s.own_A:.3g} ({s.own_A / A:.2f} x the tape's)"
         s.fitted = True
 
     # --- persistence ---------------------------------------------------------------------
@@ -316,6 +379,8 @@ class ReachIntensity:
                     "sweeps": [[a, b, w] for (a, b), w in s.sweeps.items()],
                     "n": s.n,
                     "own": s.own,
+                    "quoted": list(s.quoted),
+                    "own_fills": s.own_fills,
                     "total": s.total,
                     "A": s.A,
                     "k": s.k,
@@ -379,6 +444,11 @@ class ReachIntensity:
                 s.sweeps[(a, b)] = float(w)
             s.n = req_float(raw, "n")
             s.own = req_float(raw, "own")
+            quoted = get_float_list(raw, "quoted")
+            if len(quoted) != est.max_depth_bins + 1 or min(quoted) < 0.0:
+                raise ValueError("side field 'quoted' must hold max_depth_ticks+1 values >= 0")
+            s.quoted = quoted
+            s.own_fills = req_float(raw, "own_fills")
             s.total = req_float(raw, "total")
             s.A = req_float(raw, "A")
             s.k = req_float(raw, "k")
