@@ -209,6 +209,7 @@ def _objective(opts: SweepOptions, base: dict[str, Any], space: list[Param], wor
         except (ConfigError, ValueError) as exc:
             trial.set_user_attr("invalid", str(exc))
             trial.set_user_attr("constraint", [1.0])
+            trial.set_constraint("valid_config", 1.0)
             return -math.inf
         path = work / f"trial-{os.getpid()}-{trial.number}.toml"
         path.write_text(tomli_w.dumps(config))
@@ -218,12 +219,14 @@ def _objective(opts: SweepOptions, base: dict[str, Any], space: list[Param], wor
             path.unlink(missing_ok=True)
         inventory = max(s["max_inventory"] for s in summaries)
         fills = sum(s["fills"] for s in summaries)
-        violations = []
+        violations: dict[str, float] = {}
         if opts.max_inventory is not None:
-            violations.append(inventory - opts.max_inventory)
+            violations["max_inventory"] = inventory - opts.max_inventory
         if opts.min_fills is not None:
-            violations.append(float(opts.min_fills - fills))
-        trial.set_user_attr("constraint", violations or [0.0])
+            violations["min_fills"] = float(opts.min_fills - fills)
+        for key, value in violations.items():  # feasible when all are <= 0
+            trial.set_constraint(key, value)
+        trial.set_user_attr("constraint", list(violations.values()) or [0.0])
         trial.set_user_attr("fills", fills)
         trial.set_user_attr("max_inventory", inventory)
         trial.set_user_attr("pnl", sum(s["pnl"] for s in summaries))
@@ -233,17 +236,13 @@ def _objective(opts: SweepOptions, base: dict[str, Any], space: list[Param], wor
     return objective
 
 
-def _constraints(trial: Any) -> list[float]:
-    return list(trial.user_attrs.get("constraint", [0.0]))
-
-
 def _worker(opts: SweepOptions, study_name: str, n_trials: int, seed: int) -> None:
     """One process of the pool: optimise ``n_trials`` on the shared study."""
     import optuna  # noqa: PLC0415
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage, _ = _storage(opts)
-    sampler = optuna.samplers.TPESampler(seed=seed, constraints_func=_constraints)
+    sampler = optuna.samplers.TPESampler(seed=seed)
     study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler)
     base = tomllib.loads(opts.config.read_text(encoding="utf-8"))
     space = load_space(opts.space)
