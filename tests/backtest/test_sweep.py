@@ -14,6 +14,7 @@ import pytest
 from thalex_mm.app.settings import load_config
 from thalex_mm.app.sweep import SweepOptions, load_space, run_sweep
 from thalex_mm.errors import UserError
+from thalex_mm.journal.query import Reader, list_runs
 
 from .test_replay import REFERENCE, _small_window
 
@@ -97,3 +98,24 @@ def test_a_bad_space_is_one_line(tmp_path: Path) -> None:
         load_space(bad)
     with pytest.raises(UserError, match="--objective"):
         run_sweep(_opts(tmp_path, "x", objective="profit"))
+
+
+@pytest.mark.slow
+def test_the_report_of_the_best_trials(tmp_path: Path) -> None:
+    window = _small_window(tmp_path)
+    space = tmp_path / "space.toml"
+    space.write_text(SPACE)
+    out = tmp_path / "best.html"
+    proc = subprocess.run(
+        [sys.executable, "-m", "thalex_mm", "sweep", "--config", str(REFERENCE),
+         "--space", str(space), "--data", window, "--trials", "4", "--latency-ms", "10,10",
+         "--report", str(out), "--report-top", "2"],
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    page = out.read_text()
+    assert "Markout" in page
+
+    with Reader(f"sqlite:///{out}.db") as r:
+        runs = list_runs(r)
+    assert len(runs) == 2  # the two best trials, backtested into the journal
