@@ -93,14 +93,18 @@ def run_backtest(opts: BacktestOptions) -> dict[str, Any]:
         engine, window, venue, latency, timer_ms=cfg.run.timer_interval_ms, observer=quality,
         **hooks,
     )  # fmt: skip
-    progress = _bar if opts.progress and sys.stderr.isatty() else None
+    bar = None
+    if opts.progress and sys.stderr.isatty():
+        from tqdm import tqdm  # noqa: PLC0415
+
+        bar = tqdm(total=1000, desc=f"backtest {window.name}", unit="‰", leave=False)
     try:
-        result = backtest.run(progress)
+        result = backtest.run(None if bar is None else lambda f: _advance(bar, f))
     finally:
         if journal is not None:
             journal.close("backtest done")
-    if progress is not None:
-        sys.stderr.write("\n")
+        if bar is not None:
+            bar.close()
     summary = result.summary()
     quality.advance(int(1e30))  # nothing is due after the end: fills left waiting stay out
     volume = quality.volume
@@ -176,11 +180,9 @@ def _journal_hooks(
     }
 
 
-def _bar(fraction: float) -> None:
-    width = 40
-    done = int(fraction * width)
-    sys.stderr.write(f"\rbacktest [{'#' * done}{'.' * (width - done)}] {fraction:6.1%}")
-    sys.stderr.flush()
+def _advance(bar: Any, fraction: float) -> None:
+    bar.n = int(fraction * 1000)
+    bar.refresh()
 
 
 def _markouts(markouts: dict[str, dict[str, Any]]) -> str:
