@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from thalex_mm.app.backtest_run import BacktestOptions, run_backtest
-from thalex_mm.backtest.data import convert, find_window
+from thalex_mm.backtest.data import DATA_DIR, convert, find_window
 from thalex_mm.errors import UserError
 from thalex_mm.journal.query import Reader
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "config" / "reference-quoter.toml"
+WINDOW = "binance-usdm_BTCUSDT_2024-08-08_2354-2400"
 DEPTH_HEAD = (
     "local_ts_ns,exch_ts_ms,first_update_id,final_update_id,prev_final_update_id,"
     "is_snapshot,side,price,qty"
@@ -70,6 +71,21 @@ def test_the_reference_quoter_fills_on_sweeps_that_reach_it(tmp_path: Path) -> N
     total = summary["edge_at_fill"] + summary["inventory_pnl"] - summary["fees"]
     assert summary["pnl"] == pytest.approx(total, abs=1e-6)
     assert summary["fees"] < 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DATA_DIR / f"{WINDOW}_depth.csv.gz").is_file(), reason="no recorded data")
+def test_latency_draws_are_deterministic_for_a_seed() -> None:
+    def run(seed: int) -> tuple[int, float]:
+        s = run_backtest(
+            BacktestOptions(WINDOW, REFERENCE, latency_ms=(10.0, 10.0), latency_jitter_ms=30.0,
+                            seed=seed, partial_fills=False, progress=False)
+        )  # fmt: skip
+        return s["fills"], s["pnl"]
+
+    first = run(1)
+    assert run(1) == first
+    assert run(2) != first  # the draws change what happens
 
 
 def test_the_native_format_replays_the_same(tmp_path: Path) -> None:

@@ -33,6 +33,8 @@ class BacktestOptions:
     queue: str = "risk-averse"
     latency_ms: tuple[float, float] = (0.0, 0.0)
     latency_from_feed: bool = False
+    latency_jitter_ms: float = 0.0  # mean of an exponential added to each latency
+    seed: int = 0
     fees: tuple[float, float] | None = None  # maker, taker rates; None: the config's
     partial_fills: bool = True
     progress: bool = True
@@ -83,7 +85,12 @@ def run_backtest(opts: BacktestOptions) -> dict[str, Any]:
         spec, queue, accounting.maker_fee_rate, accounting.taker_fee_rate,
         partial_fills=opts.partial_fills,
     )  # fmt: skip
-    latency = Latency(int(entry * _MS), int(response * _MS), opts.latency_from_feed)
+    if not (0.0 <= opts.latency_jitter_ms < math.inf):
+        raise UserError(f"--latency-jitter-ms must be >= 0, got {opts.latency_jitter_ms:g}")
+    latency = Latency(
+        int(entry * _MS), int(response * _MS), opts.latency_from_feed,
+        int(opts.latency_jitter_ms * _MS), opts.seed,
+    )  # fmt: skip
     quality = FillQuality()
     journal = _open_journal(opts.journal)
     hooks: dict[str, Any] = {}
@@ -121,6 +128,8 @@ def run_backtest(opts: BacktestOptions) -> dict[str, Any]:
     }
     summary["queue"] = opts.queue
     summary["latency_ms"] = list(opts.latency_ms)
+    summary["latency_jitter_ms"] = opts.latency_jitter_ms
+    summary["seed"] = opts.seed
     summary["fee_rates"] = [venue.maker_fee, venue.taker_fee]
     return summary
 

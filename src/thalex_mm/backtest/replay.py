@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,12 +50,16 @@ class FillObserver(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Latency:
-    """Order entry and response latency (ns); feed latency per event from the recording's
-    own clocks (``from_feed``: local − exchange time, less its minimum) or none."""
+    """Order entry and response latency (ns), each a constant plus, with ``jitter_ns``, an
+    exponential draw of that mean (seeded; messages never overtake each other, as on one
+    TCP connection); feed latency per event from the recording's own clocks
+    (``from_feed``: local − exchange time, less its minimum) or none."""
 
     entry_ns: int = 0
     response_ns: int = 0
     from_feed: bool = False
+    jitter_ns: int = 0
+    seed: int = 0
 
 
 @dataclass(slots=True)
@@ -181,6 +186,9 @@ class Backtest:
         self.on_core_events = on_core_events
         self.observer = observer
         self._observed = 0  # venue fills already shown to the observer
+        self._rng = random.Random(latency.seed)
+        self._last_entry = 0  # the latest due time of each direction: FIFO, as one connection
+        self._last_response = 0
         self._queue: list[tuple[int, int, Any]] = []
         self._seq = 0
         self.decisions = 0
@@ -194,11 +202,11 @@ class Backtest:
         """A queued item is due: an action reaches the venue, or an event the core."""
         if isinstance(item, act.Insert | act.Amend | act.Cancel | act.CancelAll):
             for reply in self.venue.apply(item, now):
-                self._push(now + self.latency.response_ns, reply)
+                self._push(self._response_due(now), reply)
             return
         if isinstance(item, act.SetMMProtection | act.MassQuote):
             for reply in self.venue.apply(item, now):
-                self._push(now + self.latency.response_ns, reply)
+                self._push(self._response_due(now), reply)
             return
         event = _stamped(item, now)
         out = self.core.handle(event)
@@ -208,11 +216,27 @@ class Backtest:
             if self.on_actions is not None:
                 self.on_actions(out.actions, now)
             for a in out.actions:
-                self._push(now + self.latency.entry_ns, a)
+                self._push(self._entry_due(now), a)
         if out.decisions:
             self.decisions += len(out.decisions)
             if self.on_decisions is not None:
                 self.on_decisions(out.decisions)
+
+    def _entry_due(self, now: int) -> int:
+        due = now + self.latency.entry_ns
+        if self.latency.jitter_ns:
+            due += int(self._rng.expovariate(1.0 / self.latency.jitter_ns))
+        due = max(due, self._last_entry)
+        self._last_entry = due
+        return due
+
+    def _response_due(self, now: int) -> int:
+        due = now + self.latency.response_ns
+        if self.latency.jitter_ns:
+            due += int(self._rng.expovariate(1.0 / self.latency.jitter_ns))
+        due = max(due, self._last_response)
+        self._last_response = due
+        return due
 
     def _drain(self, until: int) -> None:
         queue = self._queue
@@ -255,7 +279,6 @@ class Backtest:
             feed_offset = min(offsets)
         from_feed = self.latency.from_feed
         venue = self.venue
-        response = self.latency.response_ns
         push = self._push
         drain = self._drain
         name = self.name
@@ -316,7 +339,7 @@ class Backtest:
                 self._apply_levels(depth, j, now + feed_ns, snapshot=False)
                 if venue.orders:
                     for f in venue.on_book_through(now):
-                        push(now + response, f)
+                        push(self._response_due(now), f)
                     self._observe(now)
                 if self.observer is not None:
                     self.observer.on_fair(now, venue.mid())
@@ -327,7 +350,7 @@ class Backtest:
                 price = t_ticks_l[j]
                 if venue.orders:
                     for f in venue.on_trade(side, price, t_qty[j], now):
-                        push(now + response, f)
+                        push(self._response_due(now), f)
                     self._observe(now)
                 feed_ns = t_local[j] - t_exch[j] - feed_offset if from_feed else 0
                 push(now + feed_ns, ev.PublicTrade(now, name, price, t_lots[j], side, now))

@@ -25,6 +25,10 @@ def register(subparsers: Any) -> None:
                         help="queue model: risk-averse (default), power:N or log")  # fmt: skip
     parser.add_argument("--latency-ms", default="0,0", metavar="ENTRY,RESPONSE",
                         help="order entry and response latency, ms (default 0,0)")  # fmt: skip
+    parser.add_argument("--latency-jitter-ms", type=float, default=0.0, metavar="MS",
+                        help="add an exponential draw of this mean to each latency")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the latency draws (deterministic for a seed)")  # fmt: skip
     parser.add_argument("--latency-from-feed", action="store_true",
                         help="delay market data by the recording's own feed latency")  # fmt: skip
     parser.add_argument("--fees", metavar="MAKER,TAKER",
@@ -66,6 +70,8 @@ def _backtest(args: argparse.Namespace) -> int:
         queue=args.queue,
         latency_ms=parse_pair("--latency-ms", args.latency_ms),
         latency_from_feed=args.latency_from_feed,
+        latency_jitter_ms=args.latency_jitter_ms,
+        seed=args.seed,
         fees=None if args.fees is None else parse_pair("--fees", args.fees),
         partial_fills=not args.no_partial_fills,
         journal=args.journal,
