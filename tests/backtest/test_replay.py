@@ -120,6 +120,12 @@ def test_bad_windows_and_files_are_named(tmp_path: Path) -> None:
         run_backtest(BacktestOptions(prefix, REFERENCE, progress=False))
 
 
+@pytest.mark.skipif(not DATA_DIR.is_dir(), reason="no recorded data")
+def test_inverse_windows_are_refused_in_one_line() -> None:
+    with pytest.raises(UserError, match="inverse"):
+        run_backtest(BacktestOptions("binance-coinm_BTCUSD_PERP_2024-08-08_2354-0005", REFERENCE))
+
+
 def test_the_cli_reports_bad_input_in_one_line(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "thalex_mm", "backtest", "--data", "nope", "--queue", "fifo"],

@@ -78,6 +78,11 @@ def run_backtest(opts: BacktestOptions) -> dict[str, Any]:
         raise UserError(f"--fees are rates of notional within ±0.01, got {opts.fees}")
     cfg = load_config(opts.config)
     window = find_window(opts.data)
+    if window.market.contract_usd > 0:
+        raise UserError(
+            f"{window.name}: an inverse (coin-margined) window, in contracts of "
+            f"{window.market.contract_usd:g} USD; backtests simulate linear instruments only"
+        )
     spec = window.spec(cfg.instruments[0].name)
     engine = _engine(cfg, spec, opts.fees)
     accounting = engine.instruments[spec.name].cfg.accounting
