@@ -20,6 +20,7 @@ Local failures are reported like venue errors but with negative codes (``LocalEr
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -98,6 +99,8 @@ class ThalexProtocol:
         self.ready = False
         self._pumping = False
         self.stats = ProtocolStats()
+        # called with the decode error of each frame that did not decode (None: only counted)
+        self.on_bad_frame: Callable[[str], None] | None = None
 
     # --- configuration ---------------------------------------------------------------------
     def route(self, channel: str, payload_type: Any, handler: NotificationHandler) -> None:
@@ -267,8 +270,7 @@ class ThalexProtocol:
         try:
             env = self._decoder.decode(frame)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            stats.bad_frames += 1
-            stats.last_bad_frame_error = str(exc)
+            self._bad_frame(str(exc))
             return
         channel = env.channel_name
         if channel is not None:
@@ -280,12 +282,21 @@ class ThalexProtocol:
             try:
                 payload = route[0].decode(env.notification)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                stats.bad_frames += 1
-                stats.last_bad_frame_error = f"{channel}: {exc}"
+                self._bad_frame(f"{channel}: {exc}")
                 return
             route[1](payload, env.snapshot, now_ns)
             return
         self._on_reply_frame(env, now_ns)
+
+    def _bad_frame(self, error: str) -> None:
+        """Count a frame that did not decode; the hook (the client's: log, look for lost
+        fills) runs only on this rare path."""
+        stats = self.stats
+        stats.bad_frames += 1
+        stats.last_bad_frame_error = error
+        hook = self.on_bad_frame
+        if hook is not None:
+            hook(error)
 
     def _on_reply_frame(self, env: _Envelope, now_ns: int) -> None:
         stats = self.stats
@@ -314,8 +325,7 @@ class ThalexProtocol:
             try:
                 result = decoder.decode(env.result)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                stats.bad_frames += 1
-                stats.last_bad_frame_error = f"{req.method} result: {exc}"
+                self._bad_frame(f"{req.method} result: {exc}")
                 self._fail(req, LocalError.BAD_REPLY, "reply result did not decode", now_ns)
                 return
         self.throttle.on_accepted(now_ns)
