@@ -187,6 +187,14 @@ class ThalexClient(ClientIO):
                 log.info("cancel_session confirmed: no orders left on %s", self.endpoint.url)
                 if settled is not None:
                     await self._settle(settled)
+                if self.translator.trade_sink is not None:
+                    # the trade history lags the order feed: a last fill's entry may not have
+                    # come yet (or a bad frame hid one); read it once more before closing
+                    since_s = self._wall_clock_s() - SWEEP_WINDOW_S
+                    self._sweep_since_s = None
+                    sweep = self._sweep_since(since_s)
+                    with contextlib.suppress(TimeoutError):  # bounded: shutdown goes on
+                        await asyncio.wait_for(sweep, self.config.close_timeout_s)
             except (RequestFailedError, TimeoutError) as exc:
                 log.warning(
                     "cancel_session not confirmed (%s); the venue still cancels the session's "
@@ -398,20 +406,23 @@ class ThalexClient(ClientIO):
         await asyncio.sleep(SWEEP_DELAY_S)
         while not self.protocol.ready:  # between sessions: wait for the next one
             if self._closing:
-                return
+                return  # close() sweeps once more itself
             await asyncio.sleep(0.1)
         since_s, self._sweep_since_s = self._sweep_since_s, None
-        assert since_s is not None
+        if since_s is not None:
+            await self._sweep_since(since_s)
+
+    async def _sweep_since(self, since_s: float) -> None:
         params = rq.HistoryParams(limit=CATCH_UP_PAGE, sort="descending")
         try:
             result = await self.call("private/trade_history", params)
         except (RequestFailedError, TimeoutError) as exc:  # a later reconnect catches up
-            log.warning("cannot read the trade history after a bad frame: %s", exc)
+            log.warning("cannot read the trade history for fills not yet recorded: %s", exc)
             return
         found = self.translator.swept_trades(result.trades, since_s, self._clock_ns())
         self.swept_fills += found
         if found:
-            log.warning("journaled %d fills that a frame that did not decode had hidden", found)
+            log.warning("recorded %d fills the trade-history feed had not delivered", found)
 
     def _emit_soon(self, event: ev.Event) -> None:
         asyncio.get_running_loop().call_soon(self._on_event, event)
