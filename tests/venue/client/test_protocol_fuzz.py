@@ -15,9 +15,11 @@ import json
 import math
 import os
 import random
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -234,6 +236,13 @@ def frames(draw: st.DrawFn) -> bytes:
 
 
 EXAMPLES = int(os.environ.get("THALEX_MM_FUZZ_EXAMPLES", "400"))  # CI budget: a few seconds
+FED = {"frames": 0, "bad": 0}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report() -> Iterator[None]:
+    yield
+    print(f"\nengine decode fuzz: {FED['frames']} frames, {FED['bad']} bad frames")  # pytest -s
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -249,6 +258,8 @@ def test_no_frame_raises_out_of_the_decoder_and_each_bad_one_is_counted_once(
         before = (stats.bad_frames, len(client.bad))
         client.protocol.receive(frame, T0)
         bad = stats.bad_frames - before[0]
+        FED["frames"] += 1
+        FED["bad"] += bad
         assert bad <= 1 and len(client.bad) - before[1] == bad  # counted and reported once
         try:
             msgspec.json.decode(frame)
