@@ -51,6 +51,9 @@ THROTTLE_ERROR_CODE = 4
 # msgspec's errors, and invalid UTF-8 in a string it decodes (issue #16's fuzzing: such a
 # byte in a book's trade side raised out of `receive`; nothing checks a binary frame's UTF-8)
 _UNDECODABLE = (msgspec.DecodeError, UnicodeDecodeError)
+# what a decoded but absurd value (1e308 lots, NaN prices) raises where the translator turns
+# it into ticks and lots: that frame is a bad one too (found by the same fuzzing)
+_OUT_OF_RANGE = (OverflowError, ValueError)
 
 
 class _Envelope(msgspec.Struct, gc=False):
@@ -270,7 +273,10 @@ class ThalexProtocol:
                 pass
             else:
                 stats.notifications += 1
-                self._fast_handlers[type(note)](note.notification, note.snapshot, now_ns)
+                try:
+                    self._fast_handlers[type(note)](note.notification, note.snapshot, now_ns)
+                except _OUT_OF_RANGE as exc:
+                    self._bad_frame(f"{type(note).__name__}: value out of range: {exc}")
                 return
         try:
             env = self._decoder.decode(frame)
@@ -289,7 +295,10 @@ class ThalexProtocol:
             except _UNDECODABLE as exc:
                 self._bad_frame(f"{channel}: {exc}")
                 return
-            route[1](payload, env.snapshot, now_ns)
+            try:
+                route[1](payload, env.snapshot, now_ns)
+            except _OUT_OF_RANGE as exc:
+                self._bad_frame(f"{channel}: value out of range: {exc}")
             return
         self._on_reply_frame(env, now_ns)
 
@@ -336,7 +345,10 @@ class ThalexProtocol:
         self.throttle.on_accepted(now_ns)
         if req.method == "private/set_cancel_on_disconnect":
             self.throttle.set_non_persistent(now_ns, _message_rate(env.result))
-        self._on_reply(req, result, None, now_ns)
+        try:
+            self._on_reply(req, result, None, now_ns)
+        except _OUT_OF_RANGE as exc:  # the action stays in flight until its reply timeout
+            self._bad_frame(f"{req.method} result: value out of range: {exc}")
 
     # --- connection lifecycle --------------------------------------------------------------
     def connection_lost(self, now_ns: int) -> None:
