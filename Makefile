@@ -5,12 +5,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: run test lint pytest bench fmt clean help hftbacktest-venv
+.PHONY: run test lint pytest bench soak fmt clean help hftbacktest-venv
 
 help:
 	@echo "make run    - run the main job (see README)"
 	@echo "make test   - lint (ruff, mypy) and run the whole test suite"
 	@echo "make bench  - run the benchmark suite (thalex-mm bench)"
+	@echo "make soak   - 10 minutes of seeded faults against the engine (docs/reliability.md)"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found %s)" % sys.version.split()[0])'
@@ -34,6 +35,9 @@ test: lint pytest
 
 bench: $(STAMP)
 	$(BIN)/thalex-mm bench $(ARGS)
+
+soak: $(STAMP)
+	$(BIN)/python -m thalex_mm.bench.soak $(ARGS)
 
 fmt: $(STAMP)
 	$(BIN)/ruff format src tests

@@ -194,3 +194,24 @@ def test_catch_up_never_adopts_trades_older_than_the_journal() -> None:
     # a live trade is ours whatever its time says
     assert not tj.on_trades([_trade(4, time=1.0)], True, 10)
     assert [r.trade_id for r in fake.records] == ["T3", "T4"]
+
+
+def test_a_sweep_journals_the_gap_behind_a_known_trade_and_nothing_older() -> None:
+    """A garbled account.trade_history frame hid T2; T3 arrived live. A catch-up stops at T3
+    (newest first) and never sees T2; the sweep after the bad frame reads past it, and keeps
+    to the window and to our labels."""
+    tj, fake = _tj(labels=frozenset({"mm"}))
+    tj.on_trades([_trade(1, time=100.0)], True, 0)
+    tj.on_trades([_trade(3, time=130.0)], True, 0)
+    page = [  # newest first, as the venue pages
+        _trade(4, time=140.0, label="other"),
+        _trade(3, time=130.0),
+        _trade(2, time=120.0),
+        _trade(1, time=100.0),
+        _trade(0, time=50.0),
+    ]
+    assert tj.on_trades(page, False, 0) is True  # the catch-up knew T3 and stopped
+    assert [r.trade_id for r in fake.records] == ["T1", "T3"]
+    assert tj.sweep(page, 60.0, 0) == 1
+    assert [r.trade_id for r in fake.records] == ["T1", "T3", "T2"]  # not T0 (too old), T4
+    assert tj.sweep(page, 60.0, 0) == 0 and tj.swept == 1  # once

@@ -362,6 +362,7 @@ class TradeJournal:
             self._known.add(key)
         self.journaled = 0
         self.caught_up = 0  # journaled from a catch-up (fills that happened while away)
+        self.swept = 0  # journaled by a sweep after a frame that did not decode
 
     def on_trades(self, trades: Sequence[wire.Trade], live: bool, now_ns: int) -> bool:
         knew = False
@@ -391,6 +392,25 @@ class TradeJournal:
         if not live:
             self.caught_up += len(records)
         return knew
+
+    def sweep(self, trades: Sequence[wire.Trade], since_s: float, now_ns: int) -> int:
+        """After a frame that did not decode (it may have carried fills): every trade of ours
+        since ``since_s`` (and since the journal began) that is not journaled yet, read past
+        the known ones a catch-up would stop at, since a gap can sit behind them."""
+        since_s = max(since_s, self.since_ns / 1e9)
+        records: list[Record] = []
+        for t in trades:
+            if not is_fill(t) or t.time is None or t.time < since_s or not self._ours(t):
+                continue
+            key = fill_key(t.trade_id or "", t.order_id or "")
+            if key in self._known:
+                continue
+            self._known.add(key)
+            records.append(self._record(t, now_ns))
+        self.journal.append_batch(records)
+        self.journaled += len(records)
+        self.swept += len(records)
+        return len(records)
 
     def _ours(self, t: wire.Trade) -> bool:
         return self.labels is None or ("" if t.label is None else str(t.label)) in self.labels

@@ -183,7 +183,7 @@ async def _main(
                         "informed_horizon_s": lx.informed_horizon_s,
                     },
                     maker_fee_rate=lx.maker_fee_rate, taker_fee_rate=lx.taker_fee_rate,
-                    instrument_fees=lx.instrument_fees,
+                    instrument_fees=lx.instrument_fees, faults=lx.faults,
                 )
             )  # fmt: skip
         except ValueError as exc:  # e.g. instrument_fees naming an unlisted instrument

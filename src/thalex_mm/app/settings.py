@@ -26,6 +26,7 @@ from thalex_mm.core.config import (
     RiskConfig,
 )
 from thalex_mm.errors import UserError
+from thalex_mm.exchange.fault_config import FaultConfig
 from thalex_mm.exchange.fees import (
     DEFAULT_MAKER_FEE_RATE,
     DEFAULT_TAKER_FEE_RATE,
@@ -87,6 +88,8 @@ class LocalExchangeSettings:
     maker_fee_rate: float = DEFAULT_MAKER_FEE_RATE
     taker_fee_rate: float = DEFAULT_TAKER_FEE_RATE
     instrument_fees: dict[str, dict[str, float]] = field(default_factory=dict)
+    # injected faults: [local_exchange.faults] (exchange/fault_config.py); none by default
+    faults: FaultConfig = field(default_factory=FaultConfig)
 
     def __post_init__(self) -> None:
         if not (0 < self.time_scale < math.inf):

@@ -52,7 +52,70 @@ def register(subparsers: Any) -> None:
         type=Path,
         help="where the generated test key lives (default: a new temporary folder)",
     )
+    faults = parser.add_argument_group(
+        "fault injection", "off by default; these add to the config file's [faults] table"
+    )
+    faults.add_argument(
+        "--fault",
+        metavar="KIND@AT_S[:DURATION_S]",
+        action="append",
+        default=[],
+        help="one fault at AT_S seconds after start (close, abort, half_open, maintenance, "
+        "throttle_storm, stall, restart, restart_lost; repeatable)",
+    )
+    faults.add_argument("--fault-seed", type=int, metavar="N", help="seed of the faults")
+    faults.add_argument(
+        "--fault-every", type=float, metavar="S", help="also a drawn fault about every S seconds"
+    )
+    faults.add_argument(
+        "--fault-share",
+        metavar="NAME=SHARE",
+        action="append",
+        default=[],
+        help="share of frames/requests: duplicate, reorder, corrupt, truncate, reject",
+    )
+    faults.add_argument(
+        "--fault-delay-ms", type=float, metavar="MS", help="hold every notification MS ms"
+    )
     parser.set_defaults(handler=run)
+
+
+def parse_fault_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The --fault* flags as [faults] keys (a malformed flag is a UserError naming it)."""
+    from thalex_mm.exchange.fault_config import SHARES  # noqa: PLC0415
+
+    out: dict[str, Any] = {}
+    if args.fault_seed is not None:
+        out["seed"] = args.fault_seed
+    if args.fault_every is not None:
+        out["every_s"] = args.fault_every
+    if args.fault_delay_ms is not None:
+        out["delay_ms"] = args.fault_delay_ms
+    for entry in args.fault_share:
+        name, sep, value = entry.partition("=")
+        if not sep or name not in SHARES:
+            raise UserError(f"--fault-share {entry!r}: expected NAME=SHARE, NAME one of "
+                            f"{', '.join(SHARES)}")  # fmt: skip
+        try:
+            out[name] = float(value)
+        except ValueError:
+            raise UserError(f"--fault-share {entry!r}: {value!r} is not a number") from None
+    schedule = []
+    for entry in args.fault:
+        kind, sep, when = entry.partition("@")
+        at, _, duration = when.partition(":")
+        try:
+            item: dict[str, Any] = {"kind": kind, "at_s": float(at)}
+            if duration:
+                item["duration_s"] = float(duration)
+        except ValueError:
+            raise UserError(f"--fault {entry!r}: expected KIND@AT_S[:DURATION_S]") from None
+        if not sep:
+            raise UserError(f"--fault {entry!r}: expected KIND@AT_S[:DURATION_S]")
+        schedule.append(item)
+    if schedule:
+        out["schedule"] = schedule
+    return out
 
 
 def parse_public_keys(entries: list[str]) -> list[tuple[str, bytes]]:
@@ -93,7 +156,12 @@ def run(args: argparse.Namespace) -> int:
         "time_scale": args.time_scale,
         "replay": args.replay,
     }
-    config = load_config(args.config, overrides, defaults={"port": DEFAULT_PORT})
+    config = load_config(
+        args.config,
+        overrides,
+        defaults={"port": DEFAULT_PORT},
+        fault_overrides=parse_fault_flags(args),
+    )
     keys = parse_public_keys(args.public_key)
     asyncio.run(_serve(config, keys, args.key_dir))
     return 0
@@ -136,6 +204,8 @@ async def _serve(config: Any, keys: list[tuple[str, bytes]], key_dir: Path | Non
             "Ctrl-C to stop",
             flush=True,
         )
+        if exchange.faults is not None:
+            print(f"  injecting faults: {config.faults}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

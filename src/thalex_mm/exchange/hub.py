@@ -18,6 +18,7 @@ from thalex_mm.exchange import methods_private as priv
 from thalex_mm.exchange import methods_public as pub
 from thalex_mm.exchange.channels import ChannelKind, ChannelSpec, parse_channel
 from thalex_mm.exchange.engine import Event, MatchingEngine, Outcome
+from thalex_mm.exchange.faults import FaultInjector
 from thalex_mm.exchange.feeds import PublicFeeds
 from thalex_mm.exchange.pacing import MdPacer
 from thalex_mm.exchange.routing import PrivateRouter
@@ -98,8 +99,10 @@ class ExchangeHub:
         summary_interval_ns: int = _NS,
         md_rate: float = 0.0,
         market_name: str = "synthetic market",
+        faults: FaultInjector | None = None,
     ) -> None:
         self.engine = engine
+        self.faults = faults  # refuses requests while a fault says so (None: never)
         self.market_name = market_name  # what drives the books, for banners and summaries
         engine.summary_events = False  # account.summary is periodic (`router.flush_summaries`)
         self.keyring = keyring

@@ -11,7 +11,9 @@ books; ``market=False`` gives an empty, quiet exchange for protocol tests.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
 import math
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +31,9 @@ from thalex_mm.exchange.engine import (
     synthetic_underlying,
 )
 from thalex_mm.exchange.engine.instruments import MAX_SYNTHETIC
+from thalex_mm.exchange.engine.types import TradeRecord
+from thalex_mm.exchange.fault_config import FaultConfig, ScheduledFault
+from thalex_mm.exchange.faults import FaultInjector
 from thalex_mm.exchange.fees import (
     DEFAULT_MAKER_FEE_RATE,
     DEFAULT_TAKER_FEE_RATE,
@@ -41,6 +46,8 @@ from thalex_mm.exchange.market.replay import DATA_DIR
 from thalex_mm.exchange.server import ExchangeServer, WallClock
 from thalex_mm.exchange.stats import ExchangeStats
 from thalex_mm.venue.thalex.auth import KeyRing, generate_key_pair, new_key_id
+
+log = logging.getLogger("thalex_mm.exchange")
 
 _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "host": str,
@@ -92,6 +99,8 @@ class ExchangeConfig:
     maker_fee_rate: float = DEFAULT_MAKER_FEE_RATE
     taker_fee_rate: float = DEFAULT_TAKER_FEE_RATE
     instrument_fees: Mapping[str, FeeOverride | Mapping[str, float]] = field(default_factory=dict)
+    # injected faults (exchange/fault_config.py); the default injects none
+    faults: FaultConfig = field(default_factory=FaultConfig)
 
     def __post_init__(self) -> None:
         for name, kinds in _FIELD_TYPES.items():
@@ -117,6 +126,8 @@ class ExchangeConfig:
         if self.extra_instruments and self.replay is not None:
             raise ValueError("extra_instruments needs the synthetic market, not replay")
         check_fees(self.maker_fee_rate, self.taker_fee_rate, self.instrument_fees)
+        if not isinstance(self.faults, FaultConfig):
+            raise ValueError(f"faults must be a FaultConfig, got {self.faults!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +154,25 @@ class LocalExchange:
         self.config = config or ExchangeConfig()
         self._wall = WallClock()
         now_ns = self._wall.now_ns()
+        self._market_factory = market_factory
+        self.faults = (
+            FaultInjector(self.config.faults, now_ns) if self.config.faults.active else None
+        )
+        self.keyring = KeyRing()
+        self.market_name = market_name(self.config, custom=market_factory is not None)
+        self._sim_clock = SimClock(now_ns, now_ns, self.config.time_scale)
+        self.past_engines: list[MatchingEngine] = []  # before restarts that lost the state
+        self.restarts = 0
+        self._restarting: set[asyncio.Task[None]] = set()
+        self._build(engine, now_ns)
+        self.server = self._new_server(self.config.port)
+        self._rng = random.Random(self.config.seed)
+        self._accounts = 0
+        self.started = False
+
+    def _build(self, engine: MatchingEngine | None, now_ns: int) -> None:
+        """The matching engine, its market and the hub (again after a restart that lost
+        the state; the keys, the simulated clock and the fault schedule carry over)."""
         self.engine = engine or MatchingEngine(
             with_fees(
                 default_instruments(now_ns)
@@ -154,31 +184,32 @@ class LocalExchange:
         )
         market = None
         if self.config.market:
-            factory = market_factory or default_market
+            factory = self._market_factory or default_market
             market = factory(self.engine, self.config, now_ns)
-        self.market_name = market_name(self.config, custom=market_factory is not None)
-        self.keyring = KeyRing()
         self.hub = ExchangeHub(
             self.engine,
             self.keyring,
-            SimClock(now_ns, now_ns, self.config.time_scale),
+            self._sim_clock,
             market=market,
             step_ns=int(self.config.step_ms * 1_000_000),
             rate_scale=self.config.rate_scale,
             md_rate=self.config.md_rate,
             market_name=self.market_name,
+            faults=self.faults,
         )
-        self.server = ExchangeServer(
+
+    def _new_server(self, port: int) -> ExchangeServer:
+        server = ExchangeServer(
             self.hub,
             self._wall,
             self.config.host,
-            self.config.port,
+            port,
             tick_interval_s=self.config.tick_ms / 1000,
             flow_control_bytes=self.config.flow_control_bytes,
+            faults=self.faults,
         )
-        self._rng = random.Random(self.config.seed)
-        self._accounts = 0
-        self.started = False
+        server.on_restart = self._restart_soon
+        return server
 
     # ---- lifecycle -----------------------------------------------------------------------
     async def start(self) -> LocalExchange:
@@ -187,9 +218,43 @@ class LocalExchange:
         return self
 
     async def stop(self) -> None:
+        for task in list(self._restarting):  # a restart under way finishes first
+            await task
         if self.started:
             self.started = False
             await self.server.stop()
+
+    async def restart(self, *, keep_state: bool = True, down_s: float = 0.0) -> None:
+        """Drop every connection as a crash would, stay down ``down_s``, listen again on the
+        same port; ``keep_state=False`` starts a fresh matching engine (orders, positions
+        and balances lost; the old one stays in ``past_engines`` for its records)."""
+        old = self.server
+        await old.stop(abrupt=True)
+        if down_s:
+            await asyncio.sleep(down_s)
+        if not keep_state:
+            self.past_engines.append(self.engine)
+            self._build(None, self._wall.now_ns())
+        self.server = self._new_server(old.port)
+        await self.server.start()
+        self.restarts += 1
+        log.warning("local exchange restarted (%s)", "state kept" if keep_state else "state lost")
+
+    def _restart_soon(self, fault: ScheduledFault) -> None:
+        if self._restarting or not self.started:
+            return  # one restart at a time
+        task = asyncio.get_running_loop().create_task(
+            self.restart(keep_state=fault.kind == "restart", down_s=fault.duration_s)
+        )
+        self._restarting.add(task)
+        task.add_done_callback(self._restarting.discard)
+
+    def all_trades(self, account: str) -> list[TradeRecord]:
+        """The account's trades on every engine this exchange ran (restarts included)."""
+        trades: list[TradeRecord] = []
+        for engine in [*self.past_engines, self.engine]:
+            trades.extend(engine.trade_history(account))
+        return trades
 
     async def __aenter__(self) -> LocalExchange:
         return await self.start()
@@ -240,7 +305,15 @@ class LocalExchange:
             f"{server.frames_out} frames out, {stats.totals.frames_dropped} dropped, "
             f"{stats.slow_consumer_disconnects} slow consumers cut off, "
             f"{len(self.keyring)} API keys, {self.hub.internal_error_count} internal errors"
+            + self.faults_summary()
         )
+
+    def faults_summary(self) -> str:
+        """``; faults injected: abort 2, delayed 310`` (empty without a [faults] table)."""
+        if self.faults is None:
+            return ""
+        done = ", ".join(f"{k} {n}" for k, n in sorted(self.faults.injected.items()))
+        return f"; faults injected: {done or 'none yet'}"
 
     def stats(self) -> ExchangeStats:
         """Counters for load tests: frames sent, dropped, coalesced; slow consumers."""

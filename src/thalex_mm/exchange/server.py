@@ -21,6 +21,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
+from thalex_mm.exchange.fault_config import ScheduledFault
+from thalex_mm.exchange.faults import FaultInjector
 from thalex_mm.exchange.hub import ExchangeHub
 from thalex_mm.exchange.session import Session
 
@@ -65,8 +67,11 @@ class ExchangeServer:
         tick_interval_s: float = 0.005,
         *,
         flow_control_bytes: int = 0,
+        faults: FaultInjector | None = None,
     ) -> None:
         self.hub = hub
+        self.faults = faults  # None: no fault is injected and nothing below costs anything
+        self.on_restart: Callable[[ScheduledFault], None] | None = None  # set by LocalExchange
         self.clock = clock
         self.host = host
         self.port = port
@@ -96,9 +101,17 @@ class ExchangeServer:
             self.port = int(sockets[0].getsockname()[1])
         self._clock_task = asyncio.create_task(self._run_clock(), name="exchange-clock")
 
-    async def stop(self) -> None:
-        """Tell subscribers on `system`, close every connection (cancel-on-disconnect runs)."""
-        self.hub.feeds.system_event("reconnect")
+    async def stop(self, *, abrupt: bool = False) -> None:
+        """Tell subscribers on `system`, close every connection (cancel-on-disconnect runs).
+
+        ``abrupt`` (an injected restart): no notice and no close frames, every TCP
+        connection is reset as if the process had died."""
+        if abrupt:
+            for ws in list(self.connections.values()):
+                if ws.transport is not None:
+                    ws.transport.abort()
+        else:
+            self.hub.feeds.system_event("reconnect")
         self.flush()
         if self._clock_task is not None:
             self._clock_task.cancel()
@@ -120,8 +133,11 @@ class ExchangeServer:
         session = self.hub.open_session(clock.now_ns())
         self.connections[session.session_id] = ws
         ws.on_bytes = lambda: session.touch(clock.now_ns())
+        faults = self.faults
         try:
             async for message in ws:
+                if faults is not None and session.session_id in faults.muted:
+                    continue  # half-open: what was already buffered is not answered either
                 self.messages_in += 1
                 session.receive(message, clock.now_ns())
                 self.flush()
@@ -129,6 +145,8 @@ class ExchangeServer:
             pass
         finally:
             ws.on_bytes = None
+            if faults is not None:
+                faults.forget(session.session_id)
             self.connections.pop(session.session_id, None)
             try:
                 self.hub.close_session(session, clock.now_ns())
@@ -138,8 +156,11 @@ class ExchangeServer:
 
     def flush(self) -> None:
         """Write every ready session's frames (synchronously, into the transports)."""
+        faults = self.faults
         for session in self.hub.take_ready():
             frames = session.take_output()
+            if faults is not None:
+                frames = faults.outgoing(session.session_id, frames, self.clock.now_ns())
             if not frames:
                 continue
             ws = self.connections.get(session.session_id)
@@ -202,11 +223,65 @@ class ExchangeServer:
                 ws = self.connections.get(session.session_id)
                 if ws is not None:
                     log.info("closing %r: no message or ping within its timeout", session)
-                    task = asyncio.create_task(ws.close(1000, "cancel-on-disconnect timeout"))
-                    self._closing.add(task)
-                    task.add_done_callback(self._closing.discard)
+                    self._spawn_close(ws, 1000, "cancel-on-disconnect timeout")
             self.flush()
+            if self.faults is not None:
+                self._run_faults(self.faults)
             self._log_internal_errors()
+
+    # ---- injected faults (exchange/faults.py decides, this carries out) ------------------
+    def _run_faults(self, faults: FaultInjector) -> None:
+        now_ns = self.clock.now_ns()
+        for fault in faults.due(now_ns):
+            log.warning("injecting fault %s (%.3g s)", fault.kind, fault.duration_s)
+            self._carry_out(fault)
+        for session_id in faults.held_sessions():
+            session = self.hub.sessions.get(session_id)
+            ws = self.connections.get(session_id)
+            if session is None or ws is None:
+                faults.forget(session_id)
+                continue
+            frames = faults.outgoing(session_id, [], now_ns)
+            if frames:
+                self._write(ws, session, frames)
+
+    def _carry_out(self, fault: ScheduledFault) -> None:
+        kind = fault.kind
+        targets = list(self.connections.items())
+        if kind == "close":
+            for _, ws in targets:
+                self._spawn_close(ws, 1001, "going away (injected fault)")
+        elif kind == "abort":
+            for _, ws in targets:
+                if ws.transport is not None:
+                    ws.transport.abort()
+        elif kind == "half_open":
+            assert self.faults is not None
+            for session_id, ws in targets:
+                ws.on_bytes = None  # pings no longer count as life: the heartbeat expires
+                self.faults.muted.add(session_id)
+                if ws.transport is not None:
+                    ws.transport.pause_reading()
+        elif kind == "maintenance":
+            self.hub.feeds.system_event("reconnect")
+            self.flush()
+            asyncio.get_running_loop().call_later(
+                fault.duration_s, self._close_now, [sid for sid, _ in targets]
+            )
+        elif kind in ("restart", "restart_lost") and self.on_restart is not None:
+            self.on_restart(fault)
+
+    def _close_now(self, session_ids: list[int]) -> None:
+        """The end of a maintenance notice: the sessions announced to are closed."""
+        for session_id in session_ids:
+            ws = self.connections.get(session_id)
+            if ws is not None:
+                self._spawn_close(ws, 1012, "service restart (maintenance)")
+
+    def _spawn_close(self, ws: _Connection, code: int, reason: str) -> None:
+        task = asyncio.create_task(ws.close(code, reason))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     def _backlogged(self) -> bool:
         for ws in self.connections.values():

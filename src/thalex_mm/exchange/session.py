@@ -144,6 +144,11 @@ class Session:
             raise FrameError(ErrorCode.THROTTLE_EXCEEDED, "message rate exceeded (throttled)")
         if bucket == Bucket.CANCELS and not self.limits.cancels.take(wall_ns):
             raise FrameError(ErrorCode.THROTTLE_EXCEEDED, "cancel rate exceeded (throttled)")
+        faults = self.hub.faults
+        if faults is not None and bucket != Bucket.NONE:
+            refused = faults.refuse(bucket == Bucket.ORDERS, wall_ns)
+            if refused is not None:
+                raise FrameError(*refused)
         if handler is None:  # session-level methods need the wall clock
             return self._session_method(frame, wall_ns)
         return handler(self, frame, self.hub.sim_ns(wall_ns))

@@ -37,6 +37,9 @@ class Sink:
         self.calls.append((ids, live))
         return any(i in self.known for i in ids)
 
+    def sweep(self, trades: Sequence[wire.Trade], since_s: float, now_ns: int) -> int:
+        return 0
+
 
 def _trade(n: int, name: str = "BTC-PERPETUAL", **kw: Any) -> wire.Trade:
     fields: dict[str, Any] = {

@@ -29,6 +29,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from thalex_mm.core import actions as act
 from thalex_mm.core import events as ev
 from thalex_mm.venue.thalex import messages as wire
+from thalex_mm.venue.thalex import requests as rq
 from thalex_mm.venue.thalex.catalog import RESULT_TYPES
 from thalex_mm.venue.thalex.client_config import (
     DEFAULT_PRIVATE_CHANNELS,
@@ -43,10 +44,13 @@ from thalex_mm.venue.thalex.direct_ws import DirectConnection
 from thalex_mm.venue.thalex.networks import Endpoint, Network, start_banner
 from thalex_mm.venue.thalex.protocol import PendingRequest, RpcError, ThalexProtocol
 from thalex_mm.venue.thalex.reconnect import Backoff, SessionPhase
-from thalex_mm.venue.thalex.session_setup import SessionSetup
+from thalex_mm.venue.thalex.session_setup import CATCH_UP_PAGE, SessionSetup
 from thalex_mm.venue.thalex.translate import Translator
 
 log = logging.getLogger(__name__)
+
+SWEEP_DELAY_S = 1.0  # the trade history lags the order feed: read it a little later
+SWEEP_WINDOW_S = 60.0  # a frame that did not decode hid trades at most this old
 
 __all__ = [
     "DEFAULT_PRIVATE_CHANNELS",
@@ -110,6 +114,9 @@ class ThalexClient(ClientIO):
         self._cod_active = False
         self._close_reason = ""
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.protocol.on_bad_frame = self._on_bad_frame
+        self._sweep_since_s: float | None = None  # a sweep of the trade history is due
+        self.swept_fills = 0
         # Tick-to-order hooks: perf_counter_ns of the frame in hand (pre-decode), written batches.
         self.rx_perf_ns = 0
         self.frame_perf_ns = 0
@@ -180,6 +187,14 @@ class ThalexClient(ClientIO):
                 log.info("cancel_session confirmed: no orders left on %s", self.endpoint.url)
                 if settled is not None:
                     await self._settle(settled)
+                if self.translator.trade_sink is not None:
+                    # the trade history lags the order feed: a last fill's entry may not have
+                    # come yet (or a bad frame hid one); read it once more before closing
+                    since_s = self._wall_clock_s() - SWEEP_WINDOW_S
+                    self._sweep_since_s = None
+                    sweep = self._sweep_since(since_s)
+                    with contextlib.suppress(TimeoutError):  # bounded: shutdown goes on
+                        await asyncio.wait_for(sweep, self.config.close_timeout_s)
             except (RequestFailedError, TimeoutError) as exc:
                 log.warning(
                     "cancel_session not confirmed (%s); the venue still cancels the session's "
@@ -373,6 +388,41 @@ class ThalexClient(ClientIO):
                 self._kick()
                 await asyncio.wait_for(fut, self.config.close_timeout_s)
         await ws.close()
+
+    def _on_bad_frame(self, error: str) -> None:
+        """A frame that did not decode is skipped, logged once (then every 1,000th), and, as
+        it may have carried fills, the recent trade history is read again (`_sweep`)."""
+        count = self.protocol.stats.bad_frames
+        if count == 1 or count % 1000 == 0:
+            log.warning("a venue frame did not decode (%d so far), skipped: %.200s", count, error)
+        if self.translator.trade_sink is not None and self._sweep_since_s is None:
+            self._sweep_since_s = self._wall_clock_s() - SWEEP_WINDOW_S
+            self._spawn(self._sweep())
+
+    async def _sweep(self) -> None:
+        """Journal the fills a bad frame hid: the newest page of the trade history, every
+        trade of ours since the bad frame's window that the journal lacks (issue #16 fault
+        injection found fills lost with a garbled account.trade_history frame)."""
+        await asyncio.sleep(SWEEP_DELAY_S)
+        while not self.protocol.ready:  # between sessions: wait for the next one
+            if self._closing:
+                return  # close() sweeps once more itself
+            await asyncio.sleep(0.1)
+        since_s, self._sweep_since_s = self._sweep_since_s, None
+        if since_s is not None:
+            await self._sweep_since(since_s)
+
+    async def _sweep_since(self, since_s: float) -> None:
+        params = rq.HistoryParams(limit=CATCH_UP_PAGE, sort="descending")
+        try:
+            result = await self.call("private/trade_history", params)
+        except (RequestFailedError, TimeoutError) as exc:  # a later reconnect catches up
+            log.warning("cannot read the trade history for fills not yet recorded: %s", exc)
+            return
+        found = self.translator.swept_trades(result.trades, since_s, self._clock_ns())
+        self.swept_fills += found
+        if found:
+            log.warning("recorded %d fills the trade-history feed had not delivered", found)
 
     def _emit_soon(self, event: ev.Event) -> None:
         asyncio.get_running_loop().call_soon(self._on_event, event)

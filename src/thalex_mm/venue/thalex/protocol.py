@@ -20,6 +20,7 @@ Local failures are reported like venue errors but with negative codes (``LocalEr
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -45,6 +46,14 @@ __all__ = [
 ]
 
 THROTTLE_ERROR_CODE = 4
+
+
+# msgspec's errors, and invalid UTF-8 in a string it decodes (issue #16's fuzzing: such a
+# byte in a book's trade side raised out of `receive`; nothing checks a binary frame's UTF-8)
+_UNDECODABLE = (msgspec.DecodeError, UnicodeDecodeError)
+# what a decoded but absurd value (1e308 lots, NaN prices) raises where the translator turns
+# it into ticks and lots: that frame is a bad one too (found by the same fuzzing)
+_OUT_OF_RANGE = (OverflowError, ValueError)
 
 
 class _Envelope(msgspec.Struct, gc=False):
@@ -98,6 +107,8 @@ class ThalexProtocol:
         self.ready = False
         self._pumping = False
         self.stats = ProtocolStats()
+        # called with the decode error of each frame that did not decode (None: only counted)
+        self.on_bad_frame: Callable[[str], None] | None = None
 
     # --- configuration ---------------------------------------------------------------------
     def route(self, channel: str, payload_type: Any, handler: NotificationHandler) -> None:
@@ -258,17 +269,19 @@ class ThalexProtocol:
         if fast is not None and frame[:5] != b'{"id"':  # a reply would only fail the fast path
             try:
                 note = fast.decode(frame)
-            except msgspec.DecodeError:  # also ValidationError: not a routed notification
+            except _UNDECODABLE:  # also ValidationError: not a routed notification
                 pass
             else:
                 stats.notifications += 1
-                self._fast_handlers[type(note)](note.notification, note.snapshot, now_ns)
+                try:
+                    self._fast_handlers[type(note)](note.notification, note.snapshot, now_ns)
+                except _OUT_OF_RANGE as exc:
+                    self._bad_frame(f"{type(note).__name__}: value out of range: {exc}")
                 return
         try:
             env = self._decoder.decode(frame)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            stats.bad_frames += 1
-            stats.last_bad_frame_error = str(exc)
+        except _UNDECODABLE as exc:
+            self._bad_frame(str(exc))
             return
         channel = env.channel_name
         if channel is not None:
@@ -279,13 +292,25 @@ class ThalexProtocol:
                 return
             try:
                 payload = route[0].decode(env.notification)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                stats.bad_frames += 1
-                stats.last_bad_frame_error = f"{channel}: {exc}"
+            except _UNDECODABLE as exc:
+                self._bad_frame(f"{channel}: {exc}")
                 return
-            route[1](payload, env.snapshot, now_ns)
+            try:
+                route[1](payload, env.snapshot, now_ns)
+            except _OUT_OF_RANGE as exc:
+                self._bad_frame(f"{channel}: value out of range: {exc}")
             return
         self._on_reply_frame(env, now_ns)
+
+    def _bad_frame(self, error: str) -> None:
+        """Count a frame that did not decode; the hook (the client's: log, look for lost
+        fills) runs only on this rare path."""
+        stats = self.stats
+        stats.bad_frames += 1
+        stats.last_bad_frame_error = error
+        hook = self.on_bad_frame
+        if hook is not None:
+            hook(error)
 
     def _on_reply_frame(self, env: _Envelope, now_ns: int) -> None:
         stats = self.stats
@@ -313,15 +338,17 @@ class ThalexProtocol:
         else:
             try:
                 result = decoder.decode(env.result)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                stats.bad_frames += 1
-                stats.last_bad_frame_error = f"{req.method} result: {exc}"
+            except _UNDECODABLE as exc:
+                self._bad_frame(f"{req.method} result: {exc}")
                 self._fail(req, LocalError.BAD_REPLY, "reply result did not decode", now_ns)
                 return
         self.throttle.on_accepted(now_ns)
         if req.method == "private/set_cancel_on_disconnect":
             self.throttle.set_non_persistent(now_ns, _message_rate(env.result))
-        self._on_reply(req, result, None, now_ns)
+        try:
+            self._on_reply(req, result, None, now_ns)
+        except _OUT_OF_RANGE as exc:  # the action stays in flight until its reply timeout
+            self._bad_frame(f"{req.method} result: value out of range: {exc}")
 
     # --- connection lifecycle --------------------------------------------------------------
     def connection_lost(self, now_ns: int) -> None:
@@ -352,5 +379,5 @@ class _MessageRate(msgspec.Struct):
 def _message_rate(raw: msgspec.Raw) -> float | None:
     try:
         return msgspec.json.decode(raw, type=_MessageRate).message_rate
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except _UNDECODABLE:
         return None

@@ -28,6 +28,11 @@ class TradeSink(Protocol):
         """Record ``trades``; True when some were already recorded (a catch-up stops there)."""
         ...
 
+    def sweep(self, trades: Sequence[wire.Trade], since_s: float, now_ns: int) -> int:
+        """Record those of ``trades`` since ``since_s`` (Unix s) not recorded yet, known ones
+        or not in between (a frame that did not decode may have hidden some); the count."""
+        ...
+
 
 def is_fill(t: wire.Trade) -> bool:
     """A trade that filled one of our orders (not a daily mark, expiry, transfer, ...)."""

@@ -334,6 +334,12 @@ class Translator:
         sink = self.trade_sink
         return True if sink is None else sink.on_trades(trades, False, now_ns)
 
+    def swept_trades(self, trades: Sequence[wire.Trade], since_s: float, now_ns: int) -> int:
+        """Trades read after a frame that did not decode: to the trade sink, which records
+        the ones it missed since ``since_s``; how many it recorded."""
+        sink = self.trade_sink
+        return 0 if sink is None else sink.sweep(trades, since_s, now_ns)
+
     # --- resync ----------------------------------------------------------------------------
     def portfolio(self, entries: Iterable[wire.PortfolioEntry]) -> tuple[ev.PortfolioEntry, ...]:
         specs = self.specs
