@@ -113,3 +113,16 @@ def test_the_best_levels_follow_the_book_as_it_changes() -> None:
     v.set_level(False, 600_005, 0.1)
     assert v.best_ask() == 600_005
     assert v.mid() == pytest.approx(0.5 * (599_990 + 600_005) * 0.1)
+
+
+def test_thalex_message_rates_throttle_with_error_4() -> None:
+    v = _venue().with_thalex_limits(0)
+    replies = [
+        v.apply(act.Insert(i, "BTCUSDT", i, Side.BUY, 590_000 - i, 1), 1_000)[0]
+        for i in range(1, 61)
+    ]
+    rejected = [r for r in replies if isinstance(r, ev.ActionRejected)]
+    assert len(rejected) == 10 and all(r.code == 4 for r in rejected)  # 50 a second
+    assert v.throttled == 10
+    later = v.apply(act.Insert(99, "BTCUSDT", 99, Side.BUY, 580_000, 1), 1_000 + 100_000_000)
+    assert isinstance(later[0], ev.OrderUpdate)  # 0.1 s later five tokens are back

@@ -38,6 +38,7 @@ class BacktestOptions:
     fees: tuple[float, float] | None = None  # maker, taker rates; None: the config's
     partial_fills: bool = True
     progress: bool = True
+    rate_limits: bool = True  # Thalex's message rates, as the local exchange applies them
     journal: str | None = None  # a journal URL: the run is recorded as a live run is
 
 
@@ -90,6 +91,8 @@ def run_backtest(opts: BacktestOptions) -> dict[str, Any]:
         spec, queue, accounting.maker_fee_rate, accounting.taker_fee_rate,
         partial_fills=opts.partial_fills,
     )  # fmt: skip
+    if opts.rate_limits:
+        venue.with_thalex_limits(0)  # full buckets from the start of the window
     if not (0.0 <= opts.latency_jitter_ms < math.inf):
         raise UserError(f"--latency-jitter-ms must be >= 0, got {opts.latency_jitter_ms:g}")
     latency = Latency(
@@ -134,6 +137,7 @@ def run_backtest(opts: BacktestOptions) -> dict[str, Any]:
     summary["queue"] = opts.queue
     summary["latency_ms"] = list(opts.latency_ms)
     summary["latency_jitter_ms"] = opts.latency_jitter_ms
+    summary["throttled"] = venue.throttled
     summary["seed"] = opts.seed
     summary["fee_rates"] = [venue.maker_fee, venue.taker_fee]
     return summary

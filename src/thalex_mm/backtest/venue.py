@@ -13,7 +13,9 @@ with the quantity ahead of it in its level's queue. How that queue moves:
 Fills, always as maker at our price, never with extra slippage: a recorded trade at our
 price that the queue ahead cannot absorb, a trade through our price, or the book moving
 through our price. ``partial_fills=False`` fills the whole order once its turn comes (the
-no-partial-fill convention). Orders arrive after the entry latency; a post-only order that
+no-partial-fill convention). Thalex's message rates apply as on the local exchange (50 order
+messages and 1000 cancels a second; over them, error 4). Orders arrive after the entry
+latency; a post-only order that
 would cross on arrival is cancelled (immediate_cancel); an amend that keeps its price and
 does not grow keeps its place, any other loses it (as Thalex does). Fees are rate × price ×
 amount, a negative maker rate is a rebate. Quantities are in the data's units (contracts of
@@ -29,6 +31,8 @@ from thalex_mm.core import actions as act
 from thalex_mm.core import events as ev
 from thalex_mm.domain import InstrumentSpec, Side
 from thalex_mm.errors import UserError
+from thalex_mm.exchange.ratelimit import SessionLimits
+from thalex_mm.venue.thalex.codes import ErrorCode
 
 _EPS = 1e-12
 
@@ -101,6 +105,10 @@ class SimulatedVenue:
     maker_fee: float
     taker_fee: float
     partial_fills: bool = True
+    # Thalex's message rates as the local exchange applies them (a cancel-on-disconnect
+    # session: 50 order messages and 1000 cancels a second); None: unlimited
+    limits: SessionLimits | None = None
+    throttled: int = 0
     bids: dict[int, float] = field(default_factory=dict)  # the recorded book: ticks -> qty
     asks: dict[int, float] = field(default_factory=dict)
     orders: dict[str, SimOrder] = field(default_factory=dict)
@@ -187,9 +195,29 @@ class SimulatedVenue:
     def _level(self, side: Side, price: int) -> float:
         return (self.bids if side is Side.BUY else self.asks).get(price, 0.0)
 
+    def with_thalex_limits(self, now_ns: int) -> SimulatedVenue:
+        """Apply Thalex's message rates from ``now_ns`` on (see ``limits``)."""
+        self.limits = SessionLimits.new(now_ns)
+        self.limits.make_non_persistent(now_ns)
+        return self
+
+    def _throttled(self, a: act.Action, now_ns: int) -> bool:
+        limits = self.limits
+        if limits is None:
+            return False
+        cancel = isinstance(a, act.Cancel | act.CancelAll)
+        bucket = limits.cancels if cancel else limits.orders
+        if bucket.take(now_ns):
+            return False
+        self.throttled += 1
+        return True
+
     def apply(self, a: act.Action, now_ns: int) -> list[ev.Event]:
         """An action reaching the venue: its reply (and any fills), as core events."""
         spec = self.spec
+        if self._throttled(a, now_ns):  # error 4, as Thalex and the local exchange answer
+            return [ev.ActionRejected(now_ns, a.action_id, ErrorCode.THROTTLE_EXCEEDED,
+                                      "message rate exceeded (throttled)")]  # fmt: skip
         match a:
             case act.Insert():
                 o = SimOrder(

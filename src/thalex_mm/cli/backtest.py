@@ -34,6 +34,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--fees", metavar="MAKER,TAKER",
                         help="fee rates of notional (negative maker: rebate); "
                         "default: the config's accounting rates")  # fmt: skip
+    parser.add_argument("--no-rate-limits", action="store_true",
+                        help="do not apply Thalex's message rates (50/s, 1000/s)")  # fmt: skip
     parser.add_argument("--no-partial-fills", action="store_true",
                         help="fill an order whole once its turn in the queue comes")  # fmt: skip
     parser.add_argument("--journal", metavar="URL",
@@ -74,6 +76,7 @@ def _backtest(args: argparse.Namespace) -> int:
         seed=args.seed,
         fees=None if args.fees is None else parse_pair("--fees", args.fees),
         partial_fills=not args.no_partial_fills,
+        rate_limits=not args.no_rate_limits,
         journal=args.journal,
     )
     summary = run_backtest(opts)
