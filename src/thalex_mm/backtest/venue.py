@@ -31,8 +31,8 @@ from thalex_mm.core import actions as act
 from thalex_mm.core import events as ev
 from thalex_mm.domain import InstrumentSpec, Side
 from thalex_mm.errors import UserError
+from thalex_mm.exchange.engine import ErrorCode
 from thalex_mm.exchange.ratelimit import SessionLimits
-from thalex_mm.venue.thalex.codes import ErrorCode
 
 _EPS = 1e-12
 
