@@ -207,7 +207,7 @@ class SimulatedVenue:
             return False
         cancel = isinstance(a, act.Cancel | act.CancelAll)
         bucket = limits.cancels if cancel else limits.orders
-        if bucket.take(now_ns):
+        if bucket.try_take(now_ns):
             return False
         self.throttled += 1
         return True

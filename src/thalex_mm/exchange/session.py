@@ -140,9 +140,9 @@ class Session:
         handler, private, bucket = entry
         if private and self.account is None:
             raise FrameError(ErrorCode.NOT_LOGGED_IN, f"{frame.method} requires public/login")
-        if bucket == Bucket.ORDERS and not self.limits.orders.take(wall_ns):
+        if bucket == Bucket.ORDERS and not self.limits.orders.try_take(wall_ns):
             raise FrameError(ErrorCode.THROTTLE_EXCEEDED, "message rate exceeded (throttled)")
-        if bucket == Bucket.CANCELS and not self.limits.cancels.take(wall_ns):
+        if bucket == Bucket.CANCELS and not self.limits.cancels.try_take(wall_ns):
             raise FrameError(ErrorCode.THROTTLE_EXCEEDED, "cancel rate exceeded (throttled)")
         faults = self.hub.faults
         if faults is not None and bucket != Bucket.NONE:

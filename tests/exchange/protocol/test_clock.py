@@ -6,7 +6,7 @@ from _protocol_kit import MS, T0, Harness
 
 from thalex_mm.exchange.engine import Event
 from thalex_mm.exchange.hub import SimClock
-from thalex_mm.exchange.ratelimit import TokenBucket
+from thalex_mm.exchange.ratelimit import SessionLimits
 
 
 class RecordingMarket:
@@ -58,9 +58,10 @@ def test_rate_limits_use_the_wall_clock_even_when_simulated_time_runs_fast() -> 
 
 
 def test_token_bucket_refills_at_its_rate_up_to_its_burst() -> None:
-    bucket = TokenBucket.full(10, now_ns=0)
-    assert sum(bucket.take(0) for _ in range(15)) == 10
-    assert sum(bucket.take(300 * MS) for _ in range(15)) == 3
-    assert sum(bucket.take(10_000 * MS) for _ in range(15)) == 10  # capped at the burst
-    bucket.set_rate(50, 10_000 * MS)
-    assert sum(bucket.take(10_000 * MS) for _ in range(60)) == 40  # raised by the difference
+    limits = SessionLimits.new(0)
+    bucket = limits.orders  # 10/s for a persistent session
+    assert sum(bucket.try_take(0) for _ in range(15)) == 10
+    assert sum(bucket.try_take(300 * MS) for _ in range(15)) == 3
+    assert sum(bucket.try_take(10_000 * MS) for _ in range(15)) == 10  # capped at the burst
+    assert limits.make_non_persistent(10_000 * MS) == 50
+    assert sum(bucket.try_take(10_000 * MS) for _ in range(60)) == 40  # raised by the difference
