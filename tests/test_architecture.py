@@ -17,7 +17,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "secrets": set(),
     "model": set(),
     "core": {"model"},
-    "venue": {"core", "model"},
+    "venue": {"core"},
     "exchange": {"venue"},
     "journal": set(),
     "report": {"journal"},

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # Thalex rounds incoming prices and amounts to 8 decimal digits before checking alignment.
 _ALIGN_DECIMALS = 8
@@ -43,6 +44,13 @@ def _grid_exact(value: float, step: float) -> int | None:
         return None
     nearest = round(scaled)
     return nearest if abs(scaled - nearest) < _GRID_EPS else None
+
+
+class Level(NamedTuple):
+    """One level of a ladder or a quote: a price in ticks and an amount in lots."""
+
+    price_ticks: int
+    amount_lots: int
 
 
 class Side(enum.IntEnum):

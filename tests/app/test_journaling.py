@@ -8,9 +8,8 @@ from typing import Any
 from thalex_mm.app.journaling import JournalBridge
 from thalex_mm.core import actions as act
 from thalex_mm.core import events as ev
-from thalex_mm.domain import InstrumentKind, InstrumentSpec, Side
+from thalex_mm.domain import InstrumentKind, InstrumentSpec, Level, Side
 from thalex_mm.journal import Fill, OrderAction, QuoteDecision, RiskEvent
-from thalex_mm.model.quote import Level
 
 SPEC = InstrumentSpec("ETH-PERPETUAL", InstrumentKind.PERPETUAL, "ETHUSD", 0.1, 0.01, 0.01)
 

@@ -15,8 +15,7 @@ from thalex_mm.core.events import ActionRejected, Fill, OrderStatus, OrderUpdate
 from thalex_mm.core.guard import OrderGuard
 from thalex_mm.core.ids import IdSource
 from thalex_mm.core.order_manager import OrderManager
-from thalex_mm.domain import InstrumentKind, InstrumentSpec, Side
-from thalex_mm.model.quote import Level
+from thalex_mm.domain import InstrumentKind, InstrumentSpec, Level, Side
 
 NAME = "BTC-PERPETUAL"
 SPEC = InstrumentSpec(NAME, InstrumentKind.PERPETUAL, "BTCUSD", 1.0, 0.001, 0.001, "FBTCUSD")

@@ -22,7 +22,7 @@ from typing import Any
 from thalex_mm.core import actions as act
 from thalex_mm.core import events as ev
 from thalex_mm.core.trade_ids import TradeIds
-from thalex_mm.domain import InstrumentSpec
+from thalex_mm.domain import InstrumentSpec, Level
 from thalex_mm.journal import (
     EstimatorState,
     Fill,
@@ -36,7 +36,6 @@ from thalex_mm.journal import (
     RiskEvent,
 )
 from thalex_mm.journal.query import fill_key
-from thalex_mm.model.quote import Level
 from thalex_mm.venue.thalex import messages as wire
 from thalex_mm.venue.thalex.trades import is_fill
 

@@ -17,8 +17,7 @@ import enum
 
 import msgspec
 
-from thalex_mm.domain import Side
-from thalex_mm.model.quote import Level
+from thalex_mm.domain import Level, Side
 
 Ladder = tuple[Level, ...]
 

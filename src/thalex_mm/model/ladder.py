@@ -24,15 +24,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Literal
 
-from thalex_mm.domain import InstrumentSpec
+from thalex_mm.domain import InstrumentSpec, Level
 
-
-class Level(NamedTuple):
-    price_ticks: int
-    amount_lots: int
-
+__all__ = [
+    "LadderParams",
+    "Level",
+    "Placement",
+    "PreparedLadder",
+    "build_ladder",
+    "fibonacci_gaps",
+]
 
 _new_tuple = tuple.__new__
 _PLACEMENTS = ("model", "model_fibonacci", "ticks")

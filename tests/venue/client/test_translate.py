@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from thalex_mm.core import actions as act
 from thalex_mm.core import events as ev
-from thalex_mm.domain import Side
-from thalex_mm.model.quote import Level
+from thalex_mm.domain import Level, Side
 from thalex_mm.venue.thalex import messages as wire
 from thalex_mm.venue.thalex.protocol import LocalError, RpcError
 from thalex_mm.venue.thalex.translate import Translator, spec_from_instrument

@@ -18,8 +18,7 @@ from typing import Any
 
 from thalex_mm.core import actions as act
 from thalex_mm.core import events as ev
-from thalex_mm.domain import InstrumentSpec, Side
-from thalex_mm.model.quote import Level
+from thalex_mm.domain import InstrumentSpec, Level, Side
 from thalex_mm.venue.thalex import messages as wire
 from thalex_mm.venue.thalex import requests as rq
 from thalex_mm.venue.thalex.convert import (
