@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, assert_never
 
 from thalex_mm.core import actions as act
 from thalex_mm.core import events as ev
@@ -83,53 +83,60 @@ class JournalBridge:
         records: list[Record] = []
         append, strategy, specs = records.append, self.strategy, self.specs
         for a in actions:
-            if isinstance(a, act.Insert):
-                spec = specs[a.instrument]
-                append(
-                    OrderAction(
-                        ts_ns=now_ns, strategy=strategy, instrument=a.instrument, action="insert",
-                        client_order_id=a.client_order_id, side=int(a.side),
-                        price=spec.ticks_to_price(a.price_ticks),
-                        amount=spec.lots_to_amount(a.amount_lots), post_only=a.post_only,
+            match a:
+                case act.Insert():
+                    spec = specs[a.instrument]
+                    append(
+                        OrderAction(
+                            ts_ns=now_ns, strategy=strategy, instrument=a.instrument,
+                            action="insert", client_order_id=a.client_order_id,
+                            side=int(a.side), price=spec.ticks_to_price(a.price_ticks),
+                            amount=spec.lots_to_amount(a.amount_lots), post_only=a.post_only,
+                        )
+                    )  # fmt: skip
+                case act.Amend():
+                    spec = specs[a.instrument]
+                    append(
+                        OrderAction(
+                            ts_ns=now_ns, strategy=strategy, instrument=a.instrument,
+                            action="amend", client_order_id=a.client_order_id,
+                            order_id=a.order_id or None,
+                            price=spec.ticks_to_price(a.price_ticks),
+                            amount=spec.lots_to_amount(a.amount_lots),
+                        )
+                    )  # fmt: skip
+                case act.Cancel():
+                    append(
+                        OrderAction(
+                            ts_ns=now_ns, strategy=strategy, instrument=a.instrument,
+                            action="cancel", client_order_id=a.client_order_id,
+                            order_id=a.order_id or None,
+                        )
+                    )  # fmt: skip
+                case act.MassQuote():
+                    spec = specs[a.instrument]
+                    levels = _levels(spec, a.bids, 1.0) + _levels(spec, a.asks, -1.0)
+                    append(
+                        OrderAction(
+                            ts_ns=now_ns, strategy=strategy, instrument=a.instrument,
+                            action="mass_quote", post_only=a.post_only, levels=levels,
+                        )
+                    )  # fmt: skip
+                case act.CancelAll():
+                    append(
+                        OrderAction(
+                            ts_ns=now_ns, strategy=strategy, instrument="", action="cancel_all"
+                        )
                     )
-                )  # fmt: skip
-            elif isinstance(a, act.Amend):
-                spec = specs[a.instrument]
-                append(
-                    OrderAction(
-                        ts_ns=now_ns, strategy=strategy, instrument=a.instrument, action="amend",
-                        client_order_id=a.client_order_id, order_id=a.order_id or None,
-                        price=spec.ticks_to_price(a.price_ticks),
-                        amount=spec.lots_to_amount(a.amount_lots),
-                    )
-                )  # fmt: skip
-            elif isinstance(a, act.Cancel):
-                append(
-                    OrderAction(
-                        ts_ns=now_ns, strategy=strategy, instrument=a.instrument, action="cancel",
-                        client_order_id=a.client_order_id, order_id=a.order_id or None,
-                    )
-                )  # fmt: skip
-            elif isinstance(a, act.MassQuote):
-                spec = specs[a.instrument]
-                levels = _levels(spec, a.bids, 1.0) + _levels(spec, a.asks, -1.0)
-                append(
-                    OrderAction(
-                        ts_ns=now_ns, strategy=strategy, instrument=a.instrument,
-                        action="mass_quote", post_only=a.post_only, levels=levels,
-                    )
-                )  # fmt: skip
-            elif isinstance(a, act.CancelAll):
-                append(
-                    OrderAction(ts_ns=now_ns, strategy=strategy, instrument="", action="cancel_all")
-                )
-            elif isinstance(a, act.SetMMProtection):
-                append(
-                    OrderAction(
-                        ts_ns=now_ns, strategy=strategy, instrument=a.product,
-                        action="set_mm_protection", amount=a.quote_amount,
-                    )
-                )  # fmt: skip
+                case act.SetMMProtection():
+                    append(
+                        OrderAction(
+                            ts_ns=now_ns, strategy=strategy, instrument=a.product,
+                            action="set_mm_protection", amount=a.quote_amount,
+                        )
+                    )  # fmt: skip
+                case _:
+                    assert_never(a)
         self.journal.append_batch(records)
 
     # --- events -------------------------------------------------------------------------

@@ -9,7 +9,7 @@ How good the fills were (edge at fill against fair value, markouts, the PnL's so
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, assert_never
 
 from thalex_mm.app.latency import TickToOrder
 from thalex_mm.app.markouts import HORIZONS_S, Decomposition, FillQuality, decompose
@@ -170,23 +170,27 @@ class RunStats:
     def count_actions(self, actions: Iterable[act.Action]) -> None:
         by_name = self.by_name
         for a in actions:
-            t = type(a)
-            if t is act.Insert:
-                st = by_name.get(a.instrument)  # type: ignore[union-attr]
-                if st is not None:
-                    st.inserts += 1
-            elif t is act.Amend:
-                st = by_name.get(a.instrument)  # type: ignore[union-attr]
-                if st is not None:
-                    st.amends += 1
-            elif t is act.Cancel:
-                st = by_name.get(a.instrument)  # type: ignore[union-attr]
-                if st is not None:
-                    st.cancels += 1
-            elif t is act.MassQuote:
-                st = by_name.get(a.instrument)  # type: ignore[union-attr]
-                if st is not None:
-                    st.mass_quotes += 1
+            match a:
+                case act.Insert():
+                    st = by_name.get(a.instrument)
+                    if st is not None:
+                        st.inserts += 1
+                case act.Amend():
+                    st = by_name.get(a.instrument)
+                    if st is not None:
+                        st.amends += 1
+                case act.Cancel():
+                    st = by_name.get(a.instrument)
+                    if st is not None:
+                        st.cancels += 1
+                case act.MassQuote():
+                    st = by_name.get(a.instrument)
+                    if st is not None:
+                        st.mass_quotes += 1
+                case act.CancelAll() | act.SetMMProtection():
+                    pass  # account-wide: no instrument's counter
+                case _:
+                    assert_never(a)
 
     def mark_tick(self, st: InstrumentStats, rx_ns: int, frame_ns: int, batch: int) -> None:
         """A market-data frame of ``st``'s instrument produced orders: open its samples."""

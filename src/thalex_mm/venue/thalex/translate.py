@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, assert_never
 
 from thalex_mm.core import actions as act
 from thalex_mm.core import events as ev
@@ -78,76 +78,34 @@ class Translator:
     # --- actions -> requests -------------------------------------------------------------
     def requests_for(self, action: act.Action, now_ns: int) -> list[WireRequest]:
         """The wire requests for one action; [] (and an ActionRejected) if it cannot be sent."""
-        if isinstance(action, act.CancelAll):
-            out: list[WireRequest] = [("private/cancel_all", None, action)]
-            if action.include_mass_quotes:
-                out.append(("private/cancel_mass_quote", None, action))
-            return out
-        if isinstance(action, act.SetMMProtection):
-            params = rq.SetMmProtectionParams(
-                product=action.product,
-                trade_amount=action.trade_amount,
-                quote_amount=action.quote_amount,
-            )
-            return [("private/set_mm_protection", params, action)]
-        spec = self.specs.get(action.instrument)
-        if spec is None:
-            self.reject(
-                ev.ActionRejected(
-                    now_ns,
-                    action.action_id,
-                    LocalError.UNKNOWN_INSTRUMENT,
-                    f"no instrument spec for {action.instrument!r}",
+        match action:
+            case act.CancelAll():
+                out: list[WireRequest] = [("private/cancel_all", None, action)]
+                if action.include_mass_quotes:
+                    out.append(("private/cancel_mass_quote", None, action))
+                return out
+            case act.SetMMProtection():
+                params = rq.SetMmProtectionParams(
+                    product=action.product,
+                    trade_amount=action.trade_amount,
+                    quote_amount=action.quote_amount,
                 )
-            )
-            return []
-        if isinstance(action, act.Amend):
-            by_id = bool(action.order_id)
-            return [
-                (
-                    "private/amend",
-                    rq.AmendParams(
-                        price=spec.ticks_to_price(action.price_ticks),
-                        amount=spec.lots_to_amount(action.amount_lots),
-                        order_id=action.order_id if by_id else None,
-                        client_order_id=None if by_id else action.client_order_id,
-                    ),
-                    action,
-                )
-            ]
-        if isinstance(action, act.Insert):
-            ioc = action.immediate_or_cancel
-            return [
-                (
-                    "private/insert",
-                    rq.InsertParams(
-                        direction="buy" if action.side is Side.BUY else "sell",
-                        instrument_name=action.instrument,
-                        amount=spec.lots_to_amount(action.amount_lots),
-                        price=spec.ticks_to_price(action.price_ticks),
-                        client_order_id=action.client_order_id,
-                        label=action.label or None,
-                        post_only=True if action.post_only and not ioc else None,
-                        reduce_only=True if action.reduce_only else None,
-                        time_in_force="immediate_or_cancel" if ioc else None,
-                    ),
-                    action,
-                )
-            ]
-        if isinstance(action, act.Cancel):
-            by_id = bool(action.order_id)
-            cancel = rq.CancelParams(
-                order_id=action.order_id if by_id else None,
-                client_order_id=None if by_id else action.client_order_id,
-            )
-            return [("private/cancel", cancel, action)]
-        quote = rq.DoubleSidedQuote(
-            i=action.instrument, b=_ladder(spec, action.bids), a=_ladder(spec, action.asks)
-        )
-        mass_quote = rq.MassQuoteParams(
-            quotes=[quote], label=action.label or None, post_only=True if action.post_only else None
-        )
-        return [("private/mass_quote", mass_quote, action)]
+                return [("private/set_mm_protection", params, action)]
+            case act.Insert() | act.Amend() | act.Cancel() | act.MassQuote():
+                spec = self.specs.get(action.instrument)
+                if spec is None:
+                    self.reject(
+                        ev.ActionRejected(
+                            now_ns,
+                            action.action_id,
+                            LocalError.UNKNOWN_INSTRUMENT,
+                            f"no instrument spec for {action.instrument!r}",
+                        )
+                    )
+                    return []
+                return [_order_request(spec, action)]
+            case _:
+                assert_never(action)
 
     # --- replies -> events ---------------------------------------------------------------
     def on_reply(self, action: Any, result: Any, error: RpcError | None, now_ns: int) -> None:
@@ -387,3 +345,51 @@ class Translator:
                     spec.name, o.order_id, exc,
                 )  # fmt: skip
             return None
+
+
+def _order_request(
+    spec: InstrumentSpec, action: act.Insert | act.Amend | act.Cancel | act.MassQuote
+) -> WireRequest:
+    """The one request of an instrument's order action (prices and amounts to the wire)."""
+    match action:
+        case act.Amend():
+            by_id = bool(action.order_id)
+            amend = rq.AmendParams(
+                price=spec.ticks_to_price(action.price_ticks),
+                amount=spec.lots_to_amount(action.amount_lots),
+                order_id=action.order_id if by_id else None,
+                client_order_id=None if by_id else action.client_order_id,
+            )
+            return ("private/amend", amend, action)
+        case act.Insert():
+            ioc = action.immediate_or_cancel
+            insert = rq.InsertParams(
+                direction="buy" if action.side is Side.BUY else "sell",
+                instrument_name=action.instrument,
+                amount=spec.lots_to_amount(action.amount_lots),
+                price=spec.ticks_to_price(action.price_ticks),
+                client_order_id=action.client_order_id,
+                label=action.label or None,
+                post_only=True if action.post_only and not ioc else None,
+                reduce_only=True if action.reduce_only else None,
+                time_in_force="immediate_or_cancel" if ioc else None,
+            )
+            return ("private/insert", insert, action)
+        case act.Cancel():
+            by_id = bool(action.order_id)
+            cancel = rq.CancelParams(
+                order_id=action.order_id if by_id else None,
+                client_order_id=None if by_id else action.client_order_id,
+            )
+            return ("private/cancel", cancel, action)
+        case act.MassQuote():
+            quote = rq.DoubleSidedQuote(
+                i=action.instrument, b=_ladder(spec, action.bids), a=_ladder(spec, action.asks)
+            )
+            mass_quote = rq.MassQuoteParams(
+                quotes=[quote], label=action.label or None,
+                post_only=True if action.post_only else None,
+            )  # fmt: skip
+            return ("private/mass_quote", mass_quote, action)
+        case _:
+            assert_never(action)
