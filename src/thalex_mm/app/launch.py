@@ -280,9 +280,9 @@ def _saved_states(journal: Any, max_age_s: float) -> SavedStates:
 # a catch-up reads at most CATCH_UP_PAGES x CATCH_UP_PAGE trades (10 x 1,000) and then one
 # more page: remembering 11,000 keeps it exact (see venue/thalex/session_setup.py)
 TRADE_IDS_REMEMBERED = 11_000
-# A restart skips this many ids as a margin: the runner journals an event's actions before
-# it sends them, but a kill can tear the last batch, and a torn batch is lost whole, so ids
-# the killed run had sent may be missing from what a restart reads back.
+# A restart skips this many ids above the largest the journal holds: a margin (the runner
+# journals an event's actions before it sends them, and ids also start from a wall-clock
+# floor, see read_journal_start).
 CLIENT_ID_GAP = 1_000
 
 
