@@ -282,7 +282,7 @@ def _saved_states(journal: Any, max_age_s: float) -> SavedStates:
 TRADE_IDS_REMEMBERED = 11_000
 # A restart skips this many ids above the largest the journal holds: a margin (the runner
 # journals an event's actions before it sends them, and ids also start from a wall-clock
-# floor, see read_journal_start).
+# floor, see app/client_ids.py).
 CLIENT_ID_GAP = 1_000
 
 
