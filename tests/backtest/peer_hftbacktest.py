@@ -105,12 +105,14 @@ def reference_quoter(hbt, stats):  # type: ignore[no-untyped-def]
         values = hbt.orders(0).values()
         while values.has_next():
             o = values.get()
+            # an order at the target keeps its place, even one still on its way (not yet
+            # cancellable); any other is cancelled once it can be
             if o.side == 1:
-                if o.price_tick == bid and o.cancellable:
+                if o.price_tick == bid:
                     has_bid = True
                 elif o.cancellable:
                     hbt.cancel(0, o.order_id, False)
-            elif o.price_tick == ask and o.cancellable:
+            elif o.price_tick == ask:
                 has_ask = True
             elif o.cancellable:
                 hbt.cancel(0, o.order_id, False)

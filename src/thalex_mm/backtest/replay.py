@@ -284,7 +284,11 @@ class Backtest:
         name = self.name
         last_update = -1
         started_book = False
-        next_timer = times[0] if times else 0
+        # the timer's grid starts with the book (the snapshot), as the core's requote grid does
+        snapshots = [j for k, j in zip(kinds, index, strict=True) if k == 1 and depth.snapshot[j]]
+        next_timer = (
+            int(depth.msg_exch_ns[snapshots[0]]) if snapshots else (times[0] if times else 0)
+        )
         next_sample = next_timer
         equity: list[float] = []
         end_ns = max(times) if times else 0

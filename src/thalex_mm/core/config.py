@@ -51,7 +51,7 @@ class QuoterConfig:
     """
 
     max_data_age_ms: float = 2000.0  # no quotes on book/ticker data older than this
-    requote_interval_ms: float = 0.0  # > 0: the ladder is recomputed only on this time grid
+    requote_interval_ms: float = 0.0  # > 0: orders change once per step of this grid at most
     fair_source: str = "mark"  # "mark" (the ticker's mark, else the mid) or "mid" (others')
     input_band: float = 0.05  # estimator inputs further than this fraction from the mark: refused
     sigma_interval_s: float = 1.0  # σ from the fair price sampled on this grid

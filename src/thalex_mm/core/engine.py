@@ -372,7 +372,9 @@ class Engine(ReplyHandlers):
             return
         quoter = inst.quoter
         if quoter.interval_ns:  # a fixed requote grid: orders change once per step at most
-            step = now // quoter.interval_ns
+            if quoter.step_origin < 0:  # the grid starts at the first cycle
+                quoter.step_origin = now
+            step = (now - quoter.step_origin) // quoter.interval_ns
             if step == quoter.step:
                 return
             quoter.step = step

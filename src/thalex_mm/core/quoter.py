@@ -84,6 +84,7 @@ class Quoter:
         "shift",
         "spec",
         "step",
+        "step_origin",
         "vamp",
         "volatility",
         "widen",
@@ -104,6 +105,7 @@ class Quoter:
         self._cap_at_touch = params.cap_at_touch
         self.interval_ns = int(cfg.requote_interval_ms * 1_000_000)  # 0: every cycle
         self.step = -1  # the last step of that grid a cycle quoted in
+        self.step_origin = -1  # the grid's start: the first cycle's time
         self.volatility = GridVolatility(
             cfg.sigma_interval_s,
             cfg.sigma_halflife_s,
