@@ -86,9 +86,11 @@ async def test_a_real_run_scraped_over_http_matches_its_summary(tmp_path: Path) 
                     m.get(("thalex_mm_quote_levels", (("instrument", BTC), ("side", side))), 0)
                     for side in ("bid", "ask")
                 )  # one side may be pulled at the position limit
-                if m.get(("thalex_mm_fills_total", (("instrument", BTC),)), 0) >= 3 and levels:
+                fills = m.get(("thalex_mm_fills_total", (("instrument", BTC),)), 0)
+                samples = m.get(("thalex_mm_tick_to_order_seconds_count", ()), 0)
+                if fills >= 3 and levels and samples > 0:  # a tick has also led to orders
                     break
-                assert time.monotonic() < deadline, "no fills and quotes seen in the metrics"
+                assert time.monotonic() < deadline, "no fills, quotes and samples in the metrics"
             assert m[("thalex_mm_up", ())] == 1.0
             assert m[("thalex_mm_connected", ())] == 1.0
             runner.request_stop("test")
