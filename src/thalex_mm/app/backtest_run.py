@@ -170,14 +170,7 @@ def _journal_hooks(
     bridge = JournalBridge(
         journal, STRATEGY, {spec.name: spec}, {spec.name: (quote.model, quote.gamma_usd)}
     )
-    fairs = {f"ST{i + 1:09d}": f.fair for i, f in enumerate(venue.fills)}
-
-    def fair_at(instrument: str, trade_id: str) -> float | None:
-        if trade_id not in fairs:
-            fairs.update({f"ST{i + 1:09d}": f.fair for i, f in enumerate(venue.fills)})
-        return fairs.get(trade_id)
-
-    bridge.fair_at = fair_at
+    bridge.fair_at = lambda instrument, trade_id: venue.fair_at(trade_id)
     position = engine.instruments[spec.name].position
     started = [False]
 

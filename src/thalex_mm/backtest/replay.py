@@ -33,6 +33,7 @@ from thalex_mm.errors import UserError
 
 _MS = 1_000_000
 _NS = 1_000_000_000
+_ACTIONS = (act.Insert, act.Amend, act.Cancel, act.CancelAll, act.SetMMProtection, act.MassQuote)
 
 
 class FillObserver(Protocol):
@@ -78,7 +79,6 @@ class BacktestResult:
     def summary(self) -> dict[str, Any]:
         v = self.venue
         volume = sum(f.amount for f in v.fills)
-        edge = sum(int(f.side) * f.amount * (f.fair - f.price) for f in v.fills if f.fair == f.fair)
         pnl = v.pnl(self.final_mid)
         changes = np.diff(np.asarray(self.equity)) if len(self.equity) > 2 else np.zeros(0)
         std = float(changes.std()) if changes.size > 1 else 0.0
@@ -92,9 +92,6 @@ class BacktestResult:
             "pnl": round(pnl, 6),
             "pnl_before_fees": round(pnl + v.fees, 6),
             "fees": round(v.fees, 6),
-            "edge_at_fill": round(edge, 6),
-            "edge_per_unit": round(edge / volume, 4) if volume else None,
-            "inventory_pnl": round(pnl + v.fees - edge, 6),
             "final_position": round(v.position, 8),
             "sharpe_1s": None if sharpe is None else round(sharpe, 6),
             "max_inventory": round(v.max_position, 8),
@@ -200,11 +197,7 @@ class Backtest:
 
     def _deliver(self, item: Any, now: int) -> None:
         """A queued item is due: an action reaches the venue, or an event the core."""
-        if isinstance(item, act.Insert | act.Amend | act.Cancel | act.CancelAll):
-            for reply in self.venue.apply(item, now):
-                self._push(self._response_due(now), reply)
-            return
-        if isinstance(item, act.SetMMProtection | act.MassQuote):
+        if isinstance(item, _ACTIONS):
             for reply in self.venue.apply(item, now):
                 self._push(self._response_due(now), reply)
             return

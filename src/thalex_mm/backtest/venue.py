@@ -119,6 +119,7 @@ class SimulatedVenue:
     max_position: float = 0.0
     _next_id: int = 0
     _trade_id: int = 0
+    _fair_by_trade: dict[str, float] = field(default_factory=dict)
     _best_bid: int | None = None  # kept as levels change; rescanned when the best empties
     _best_ask: int | None = None
 
@@ -313,10 +314,13 @@ class SimulatedVenue:
         self.cash -= sign * amount * price
         self.fees += fee
         self.max_position = max(self.max_position, abs(self.position))
-        self.fills.append(VenueFill(now_ns, o.side, price, amount, fee, self.mid()))
+        fair = self.mid()
+        self.fills.append(VenueFill(now_ns, o.side, price, amount, fee, fair))
         self._trade_id += 1
+        trade_id = f"ST{self._trade_id:09d}"
+        self._fair_by_trade[trade_id] = fair
         fill = ev.Fill(
-            f"ST{self._trade_id:09d}", o.side, o.price,
+            trade_id, o.side, o.price,
             spec.amount_to_lots_floor(amount + 0.5 * spec.amount_step), True, fee,
         )  # fmt: skip
         if o.filled >= o.amount - _EPS:
@@ -355,6 +359,10 @@ class SimulatedVenue:
             ):
                 out.append(self._fill(o, o.remaining, now_ns))
         return out
+
+    def fair_at(self, trade_id: str) -> float | None:
+        """The book's mid when our fill ``trade_id`` happened (None: not one of ours)."""
+        return self._fair_by_trade.get(trade_id)
 
     def pnl(self, mark: float) -> float:
         return self.cash + self.position * mark - self.fees
