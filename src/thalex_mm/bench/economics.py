@@ -24,12 +24,12 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from typing import Any
 
 from thalex_mm.app.settings import demo_instrument
 from thalex_mm.backtest.synthetic import START_NS, SyntheticSimulation
 from thalex_mm.core.config import EngineConfig, InstrumentConfig
 from thalex_mm.core.engine import Engine
+from thalex_mm.core.quoter import shape_side
 from thalex_mm.exchange.engine import default_instruments
 from thalex_mm.exchange.market import MarketConfig
 from thalex_mm.model.ladder import LadderParams
@@ -61,18 +61,6 @@ def market_truth(market: MarketConfig, price: float) -> tuple[float, float, floa
     return sigma, market.taker_rate_per_s, k
 
 
-def _trim(levels: tuple[Any, ...], room: int) -> list[tuple[int, int]]:
-    out = []
-    total = 0
-    for price, lots in levels:
-        take = min(lots, room - total)
-        if take <= 0:
-            break
-        out.append((price, take))
-        total += take
-    return out
-
-
 def policy_theory(cfg: InstrumentConfig, params: QuoteParams, market: MarketConfig) -> float:
     """Expected PnL per minute of ``params`` quoted with the market's true inputs, averaged
     over where the fair price sits within a tick (the rounding of the quotes)."""
@@ -81,6 +69,8 @@ def policy_theory(cfg: InstrumentConfig, params: QuoteParams, market: MarketConf
     sigma, A, k = market_truth(market, fair0)
     fee = cfg.accounting.maker_fee_rate * fair0
     max_lots = spec.amount_to_lots_floor(cfg.risk.max_position)
+    max_order = spec.amount_to_lots_floor(cfg.risk.max_order_amount or cfg.risk.max_position)
+    limits = (spec.min_lots, max(spec.min_lots, max_order))
     engine = QuoteEngine(params, spec)
     tick = spec.tick_size
     results = []
@@ -90,8 +80,13 @@ def policy_theory(cfg: InstrumentConfig, params: QuoteParams, market: MarketConf
         def policy(q: int, fair: float = fair) -> tuple[SideLevels, SideLevels]:
             d = engine.quote(MarketInputs(fair, sigma, A, k, q * spec.amount_step, fee))
             assert isinstance(d, QuoteDecision)
-            bids = [(fair - p * tick, n) for p, n in _trim(d.bids, max_lots - q)]
-            asks = [(p * tick - fair, n) for p, n in _trim(d.asks, max_lots + q)]
+            # the engine's own shaping: each side trimmed to the room the position leaves
+            bids = [
+                (fair - p * tick, n) for p, n in shape_side(d.bids, True, max_lots - q, 1.0, limits)
+            ]
+            asks = [
+                (p * tick - fair, n) for p, n in shape_side(d.asks, True, max_lots + q, 1.0, limits)
+            ]
             return bids, asks
 
         chain = stationary_pnl(

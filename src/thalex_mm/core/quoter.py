@@ -422,7 +422,7 @@ class Quoter:
         factor = permit.size_factor
         bid_total, bid_largest, ask_total, ask_largest = self._sizes
         max_lots = self.limits[1]
-        # the usual case, a ladder that fits: as _shape would return it, without the loops
+        # the usual case, a ladder that fits: as shape_side would return it, without the loops
         if not (
             permit.allow_buy
             and factor >= 1.0
@@ -430,7 +430,7 @@ class Quoter:
             and bid_total <= permit.buy_room
             and bid_largest <= max_lots
         ):
-            bids = _shape(bids, permit.allow_buy, permit.buy_room, factor, self.limits)
+            bids = shape_side(bids, permit.allow_buy, permit.buy_room, factor, self.limits)
         if not (
             permit.allow_sell
             and factor >= 1.0
@@ -438,19 +438,19 @@ class Quoter:
             and ask_total <= permit.sell_room
             and ask_largest <= max_lots
         ):
-            asks = _shape(asks, permit.allow_sell, permit.sell_room, factor, self.limits)
+            asks = shape_side(asks, permit.allow_sell, permit.sell_room, factor, self.limits)
         tp_side = permit.take_profit_side
         if tp_side is not None and permit.take_profit_lots > 0:
             if tp_side is _SELL:
                 price = max(market.bid_ticks + 1, market.ask_ticks - 1)
                 lots = min(permit.take_profit_lots, permit.sell_room)
                 asks = _with_front(asks, price, lots, sell=True)
-                asks = _shape(asks, True, permit.sell_room, 1.0, self.limits)
+                asks = shape_side(asks, True, permit.sell_room, 1.0, self.limits)
             else:
                 price = min(market.ask_ticks - 1, market.bid_ticks + 1)
                 lots = min(permit.take_profit_lots, permit.buy_room)
                 bids = _with_front(bids, price, lots, sell=False)
-                bids = _shape(bids, True, permit.buy_room, 1.0, self.limits)
+                bids = shape_side(bids, True, permit.buy_room, 1.0, self.limits)
         if self._cap_at_touch:  # never better than the market's best (the reference quoter)
             if bids and market.bid_lots > 0 and bids[0][0] > market.bid_ticks:
                 shift = bids[0][0] - market.bid_ticks
@@ -479,9 +479,10 @@ def _sizes(levels: Ladder) -> tuple[int, int]:
     return total, largest
 
 
-def _shape(levels: Ladder, allowed: bool, room: int, factor: float, limits: Limits) -> Ladder:
-    """Empty when not allowed; sizes scaled by ``factor`` and capped at the maximum order
-    size; the total trimmed to ``room`` lots."""
+def shape_side(levels: Ladder, allowed: bool, room: int, factor: float, limits: Limits) -> Ladder:
+    """One side of the model's ladder as the risk permit allows it (the engine's shaping;
+    the economics benchmark's theory uses it too). Empty when not allowed; sizes scaled by
+    ``factor`` and capped at the maximum order size; the total trimmed to ``room`` lots."""
     if not allowed or room <= 0:
         return ()
     min_lots, max_lots = limits
