@@ -307,7 +307,7 @@ class Quoter:
         if cfg.candle_momentum_weight and momentum is not None:
             shift += cfg.candle_momentum_weight * momentum * mid
         reversal = candles.reversal
-        std = candles._std()
+        std = candles.bar_std
         if cfg.candle_reversal_weight and reversal is not None and std is not None:
             shift += cfg.candle_reversal_weight * reversal * std * mid
         exhaustion = candles.exhaustion

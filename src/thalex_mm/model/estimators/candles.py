@@ -153,7 +153,9 @@ class VolumeCandles:
         """The open (incomplete) candle, if any."""
         return self._current
 
-    def _std(self) -> float | None:
+    @property
+    def bar_std(self) -> float | None:
+        """The standard deviation of the window's bar log returns (None below two bars)."""
         n = len(self._rets)
         if n < 2:
             return None
@@ -166,14 +168,14 @@ class VolumeCandles:
 
     @property
     def momentum_z(self) -> float | None:
-        std = self._std()
+        std = self.bar_std
         if std is None:
             return None
         return self._sum_r / (std * math.sqrt(len(self._rets)))
 
     @property
     def reversal(self) -> float | None:
-        std = self._std()
+        std = self.bar_std
         if std is None:
             return None
         mean = self._sum_r / len(self._rets)
