@@ -94,37 +94,32 @@ def _table(data: dict[str, Any], name: str, allowed: set[str], path: Path) -> di
     table = data.get(name, {})
     if not isinstance(table, dict):
         raise UserError(f"{path}: [{name}] must be a table")
+    _refuse_unknown(table, allowed, f"{path}: ", f"[{name}]")
+    return dict(table)
+
+
+def _refuse_unknown(table: dict[str, Any], allowed: set[str], where: str, label: str) -> None:
+    """One UserError listing the keys of ``table`` that are not ``allowed``, and the known."""
     unknown = set(table) - allowed
     if unknown:
         raise UserError(
-            f"{path}: unknown key(s) in [{name}]: {', '.join(sorted(unknown))} "
+            f"{where}unknown key(s) in {label}: {', '.join(sorted(unknown))} "
             f"(known: {', '.join(sorted(allowed))})"
         )
-    return dict(table)
 
 
 def fault_config(table: dict[str, Any], path: Path | None = None) -> FaultConfig:
     """The [faults] table as a FaultConfig; a bad key or value is one UserError naming
     the field (``faults.reject``, ``faults.schedule[1].kind``)."""
     where = f"{path}: " if path is not None else ""
-    unknown = set(table) - _FAULT_FIELDS
-    if unknown:
-        raise UserError(
-            f"{where}unknown key(s) in [faults]: {', '.join(sorted(unknown))} "
-            f"(known: {', '.join(sorted(_FAULT_FIELDS))})"
-        )
+    _refuse_unknown(table, _FAULT_FIELDS, where, "[faults]")
     schedule = table.get("schedule", [])
     if not isinstance(schedule, list | tuple):
         raise UserError(f"{where}faults.schedule must be a list of tables ([[faults.schedule]])")
     for n, entry in enumerate(schedule):
         if not isinstance(entry, dict):
             raise UserError(f"{where}faults.schedule[{n}] must be a table")
-        unknown = set(entry) - _SCHEDULE_FIELDS
-        if unknown:
-            raise UserError(
-                f"{where}unknown key(s) in faults.schedule[{n}]: {', '.join(sorted(unknown))} "
-                f"(known: {', '.join(sorted(_SCHEDULE_FIELDS))})"
-            )
+        _refuse_unknown(entry, _SCHEDULE_FIELDS, where, f"faults.schedule[{n}]")
     try:
         return msgspec.convert(table, FaultConfig, strict=True)
     except msgspec.ValidationError as exc:
