@@ -298,7 +298,7 @@ def run_sweep(opts: SweepOptions) -> SweepResult:
     failed = [p.exitcode for p in procs if p.exitcode != 0]
     if failed:
         raise UserError(f"{len(failed)} sweep worker(s) failed (exit codes {failed})")
-    return _result(opts, study, where)
+    return _result(opts, study, where, base)
 
 
 def _follow(study: Any, total: int, procs: list[Any], progress: bool) -> None:
@@ -325,7 +325,7 @@ def _finished(study: Any) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
-def _result(opts: SweepOptions, study: Any, where: str) -> SweepResult:
+def _result(opts: SweepOptions, study: Any, where: str, base: dict[str, Any]) -> SweepResult:
     import optuna  # noqa: PLC0415
     import tomli_w  # noqa: PLC0415
 
@@ -349,7 +349,6 @@ def _result(opts: SweepOptions, study: Any, where: str) -> SweepResult:
         return result
     best = max(feasible, key=lambda r: r["value"])
     result.best = best
-    base = tomllib.loads(opts.config.read_text(encoding="utf-8"))
     config = apply_params(base, best["params"])
     out = opts.out or opts.space.with_name(f"{result.study}-best.toml")
     out.write_text(
